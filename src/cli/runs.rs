@@ -1,0 +1,119 @@
+//! `hrfeed runs list|show ID`.
+
+use clap::Subcommand;
+use hrfeed::ids::TenantId;
+use hrfeed::store::Store;
+
+use super::Global;
+use super::store::{self, UsageError, with_store};
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// The latest runs, newest first.
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One run's report.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn run(c: RunsCommand, g: &Global) -> anyhow::Result<u8> {
+    let cfg = store::config(g)?;
+    let backend = store::open(g, &cfg).await?;
+    with_store!(&backend, |s| run_with(s, c).await)
+}
+
+async fn run_with<S: Store>(s: &S, c: RunsCommand) -> anyhow::Result<u8> {
+    match c {
+        RunsCommand::List { tenant, limit, json } => {
+            let tenant = tenant.map(|t| TenantId::parse(&t).map_err(UsageError)).transpose()?;
+            let runs = s.list_runs(tenant.as_ref(), limit).await?;
+            if !json {
+                println!("{:<36}  {:<10}  {:<9}  {:<25}  file", "run", "tenant", "status", "started");
+            }
+            for r in runs {
+                if json {
+                    let v = serde_json::json!({"run_id": r.id.as_str(), "tenant": r.tenant.as_str(),
+                        "status": r.status.as_str(), "file": r.file_name, "sha256": r.sha256,
+                        "started_at": r.started_at, "finished_at": r.finished_at});
+                    println!("{v}");
+                } else {
+                    println!(
+                        "{:<36}  {:<10}  {:<9}  {:<25}  {}",
+                        r.id.as_str(),
+                        r.tenant.as_str(),
+                        r.status.as_str(),
+                        r.started_at,
+                        r.file_name
+                    );
+                }
+            }
+            Ok(0)
+        }
+        RunsCommand::Show { id, json } => {
+            let Some(r) = s.get_run(&id).await? else {
+                return Err(UsageError(format!("no run with id {id}")).into());
+            };
+            if json {
+                println!("{}", r.report);
+            } else {
+                match serde_json::from_str::<serde_json::Value>(&r.report) {
+                    Ok(v) => print_report_text(&v),
+                    Err(_) => println!("run {} · {} · {}", r.id.as_str(), r.tenant.as_str(), r.status.as_str()),
+                }
+                println!("  started {} · finished {}", r.started_at, r.finished_at);
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn print_report_text(v: &serde_json::Value) {
+    let s = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("");
+    println!("run {} · tenant {} · {} · {}", s("run_id"), s("tenant"), s("file"), s("status"));
+    if let Some(e) = v.get("error").and_then(|e| e.as_str()) {
+        println!("  error: {e}");
+    }
+    if let Some(c) = v.get("counts").and_then(|c| c.as_object()) {
+        let parts: Vec<String> = ["rows", "new", "changed", "unchanged", "ended", "rehired", "missing", "rejected"]
+            .iter()
+            .map(|k| format!("{k} {}", c.get(*k).and_then(|x| x.as_u64()).unwrap_or(0)))
+            .collect();
+        println!("  {}", parts.join(" · "));
+    }
+    for key in ["changed_fields", "dropped_columns", "refused_columns", "held_reasons"] {
+        match v.get(key) {
+            Some(serde_json::Value::Object(m)) if !m.is_empty() => {
+                let parts: Vec<String> = m.iter().map(|(k, n)| format!("{k} {n}")).collect();
+                println!("  {}: {}", key.replace('_', " "), parts.join(", "));
+            }
+            Some(serde_json::Value::Array(a)) if !a.is_empty() => {
+                let parts: Vec<&str> = a.iter().filter_map(|x| x.as_str()).collect();
+                println!("  {}: {}", key.replace('_', " "), parts.join(", "));
+            }
+            _ => {}
+        }
+    }
+    if let Some(serde_json::Value::Array(rej)) = v.get("rejections") {
+        for r in rej.iter().take(50) {
+            println!(
+                "    row {} (line {}), column `{}` → field `{}`: {}",
+                r.get("row").unwrap_or(&serde_json::Value::Null),
+                r.get("line").unwrap_or(&serde_json::Value::Null),
+                r.get("column").and_then(|x| x.as_str()).unwrap_or(""),
+                r.get("field").and_then(|x| x.as_str()).unwrap_or(""),
+                r.get("rule").and_then(|x| x.as_str()).unwrap_or("")
+            );
+        }
+    }
+}

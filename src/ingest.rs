@@ -1,0 +1,592 @@
+//! Ingest: the one place that calls the steps of a run in order — receive, read, validate,
+//! diff, guard, apply, report — and turns their outcome into a stored run and a report.
+//!
+//! Reading and validating run on a worker thread and stream batches to the diff/apply side,
+//! so memory holds the register's index and a few batches, never the file.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+
+use crate::clock::Clock;
+use crate::diff::{self, Class, Counts, Dates, Quick, Register};
+use crate::guard::{self, Verdict};
+use crate::ids::{EmployeeKey, RunId, TenantId};
+use crate::mapping::{Case, FileMode, Keep, Mapping};
+use crate::read::{self, ReadError, Record};
+use crate::receive;
+use crate::report::{DetectedJson, MAX_LISTED_REJECTIONS, Rejection, Report};
+use crate::seal::{self, Fingerprint, MasterKey, SealError, TenantKeys};
+use crate::store::{Apply, Batch, NewKey, PersonWrite, QuarantineRow, RunRecord, RunStatus, Store, StoreError};
+use crate::validate::{self, CellError, Context, Plan, PlanError, Rejected, Rule};
+use crate::value::Value;
+
+/// Rows per batch between the reader thread and the apply side.
+const ROWS_PER_BATCH: usize = 2048;
+/// Rows whose fingerprint differs are unsealed this many at a time.
+const COMPARE_BATCH: usize = 1024;
+/// Writes are flushed to the open transaction at this many items.
+const WRITE_BATCH: usize = 4096;
+
+/// What to ingest and how.
+pub struct Request<'a> {
+    pub file: &'a Path,
+    pub tenant: &'a TenantId,
+    pub mapping: Arc<Mapping>,
+    pub master: &'a MasterKey,
+    pub dry_run: bool,
+    pub clock: Clock,
+    /// Called with (units done, units total) as the file is read, for a progress bar.
+    pub progress: Option<Arc<dyn Fn(u64, u64) + Send + Sync>>,
+}
+
+/// Why a run could not go on. Each names the file-level problem; none quotes a value.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("{file}: {source}")]
+    Read { file: String, source: ReadError },
+    #[error("{file}: {source}")]
+    Plan { file: String, source: PlanError },
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Seal(#[from] SealError),
+    #[error("{file}: cannot read the file: {source}")]
+    Io { file: String, source: std::io::Error },
+    #[error("internal error: the reader thread stopped unexpectedly")]
+    Worker,
+}
+
+/// Runs the whole pipeline for one file and returns its report (also for failed runs).
+pub async fn ingest<S: Store>(store: &S, req: &Request<'_>) -> Report {
+    let started = Instant::now();
+    let started_at = req.clock.now();
+    let run_id = RunId::new_random();
+    let file_label = req.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut report = Report::empty(run_id.as_str(), req.tenant.as_str(), &file_label, "", req.dry_run);
+    let outcome = run(store, req, &run_id, &mut report).await;
+    if let Err(e) = &outcome {
+        report.status = RunStatus::Failed.as_str().into();
+        report.error = Some(e.to_string());
+    }
+    report.timings_ms.insert("total".into(), elapsed_ms(started));
+    let status = RunStatus::parse(&report.status).unwrap_or(RunStatus::Failed);
+    let record = RunRecord {
+        id: run_id.clone(),
+        tenant: req.tenant.clone(),
+        file_name: report.file.clone(),
+        sha256: report.sha256.clone(),
+        status,
+        started_at: started_at.to_rfc3339(),
+        finished_at: req.clock.now().to_rfc3339(),
+        report: String::new(),
+    };
+    match outcome {
+        Ok(Some(apply)) => {
+            let record = RunRecord { report: report.to_json(), ..record };
+            if let Err(e) = apply.commit(&record).await {
+                report.status = RunStatus::Failed.as_str().into();
+                report.error = Some(format!("commit failed, nothing was applied: {e}"));
+                record_quietly(store, &report, record).await;
+            }
+        }
+        _ if req.dry_run => {}
+        _ => record_quietly(store, &report, record).await,
+    }
+    tracing::info!(
+        run_id = %run_id,
+        tenant = %req.tenant,
+        status = %report.status,
+        rows = report.counts.rows,
+        new = report.counts.new,
+        changed = report.counts.changed,
+        rejected = report.counts.rejected,
+        duration_ms = elapsed_ms(started),
+        "Run finished."
+    );
+    report
+}
+
+/// Stores a run that applied nothing; a failure to do so is logged, the report still printed.
+async fn record_quietly<S: Store>(store: &S, report: &Report, record: RunRecord) {
+    let record = RunRecord { report: report.to_json(), ..record };
+    if let Err(e) = store.record_run(&record).await {
+        tracing::error!(run_id = %record.id, error = %e, "Could not record the run.");
+    }
+}
+
+fn elapsed_ms(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The pipeline proper. `Ok(Some(apply))` = ready to commit; `Ok(None)` = nothing to commit
+/// (dry run, duplicate, held).
+async fn run<S: Store>(
+    store: &S,
+    req: &Request<'_>,
+    run_id: &RunId,
+    report: &mut Report,
+) -> Result<Option<S::Apply>, IngestError> {
+    let t = Instant::now();
+    let file = req.file.to_path_buf();
+    let label = report.file.clone();
+    let claim = {
+        let f = file.clone();
+        tokio::task::spawn_blocking(move || receive::claim(&f))
+            .await
+            .map_err(|_| IngestError::Worker)?
+            .map_err(|source| IngestError::Io { file: label.clone(), source })?
+    };
+    report.sha256 = claim.sha256.clone();
+    report.timings_ms.insert("receive".into(), elapsed_ms(t));
+
+    if let Some(prior) = store.applied_run_by_hash(req.tenant, &claim.sha256).await? {
+        report.status = RunStatus::Duplicate.as_str().into();
+        report.duplicate_of = Some(prior.to_string());
+        return Ok(None);
+    }
+    let keys = Arc::new(tenant_keys(store, req).await?);
+
+    // Pass 1 (keys only, for duplicates) runs beside the register load.
+    let t = Instant::now();
+    let (f, m) = (file.clone(), req.mapping.clone());
+    let dup_task = tokio::task::spawn_blocking(move || scan_keys(&f, &m));
+    let mut register = store.load_register(req.tenant).await?;
+    let duplicates = dup_task.await.map_err(|_| IngestError::Worker)?.map_err(|e| file_error(&label, e))?;
+    report.timings_ms.insert("load_register".into(), elapsed_ms(t));
+
+    let t = Instant::now();
+    let mut apply = if req.dry_run { None } else { Some(store.begin_apply(req.tenant, run_id).await?) };
+    let counts = stream(store, req, run_id, keys, duplicates, &mut register, &mut apply, report).await?;
+    report.timings_ms.insert("validate_diff_apply".into(), elapsed_ms(t));
+
+    report.counts = (&counts).into();
+    report.changed_fields = counts.changed_fields.clone();
+    match guard::guard(&counts, register.active(), req.mapping.mode, &req.mapping.policy) {
+        Verdict::Held(reasons) => {
+            report.status = RunStatus::Held.as_str().into();
+            report.held_reasons = reasons;
+            Ok(None)
+        }
+        Verdict::Proceed => {
+            report.status = RunStatus::Applied.as_str().into();
+            Ok(apply)
+        }
+    }
+}
+
+fn file_error(label: &str, e: FileError) -> IngestError {
+    match e {
+        FileError::Read(source) => IngestError::Read { file: label.to_owned(), source },
+        FileError::Plan(source) => IngestError::Plan { file: label.to_owned(), source },
+    }
+}
+
+async fn tenant_keys<S: Store>(store: &S, req: &Request<'_>) -> Result<TenantKeys, IngestError> {
+    if let Some(w) = store.tenant_key(req.tenant).await? {
+        return Ok(TenantKeys::unwrap(req.master, req.tenant, &w)?);
+    }
+    let (keys, wrapped) = TenantKeys::generate(req.master, req.tenant);
+    if req.dry_run {
+        return Ok(keys);
+    }
+    let stored = store.put_tenant_key(req.tenant, &wrapped, &req.clock.now().to_rfc3339()).await?;
+    Ok(TenantKeys::unwrap(req.master, req.tenant, &stored)?)
+}
+
+enum FileError {
+    Read(ReadError),
+    Plan(PlanError),
+}
+
+/// Hashes a key to 128 bits: duplicate detection holds one of these per row instead of the key
+/// itself, and a collision between two keys of one file is beyond any practical chance.
+fn key_hash(key: &str) -> u128 {
+    use std::hash::{Hash, Hasher};
+    let half = |salt: u8| {
+        let mut h = std::hash::DefaultHasher::new();
+        salt.hash(&mut h);
+        key.hash(&mut h);
+        h.finish()
+    };
+    (u128::from(half(1)) << 64) | u128::from(half(2))
+}
+
+fn normalise_key<'a>(m: &Mapping, cell: &'a str) -> std::borrow::Cow<'a, str> {
+    let f = m.key_field();
+    let s = if f.trim { cell.trim() } else { cell };
+    match f.case {
+        None => s.into(),
+        Some(Case::Lower) => s.to_lowercase().into(),
+        Some(Case::Upper) => s.to_uppercase().into(),
+    }
+}
+
+/// Pass 1: reads only the key column to find keys that occur more than once. It also meets
+/// every file-level error before anything is written.
+fn scan_keys(file: &Path, mapping: &Mapping) -> Result<HashSet<u128>, FileError> {
+    let mut records = read::open(file, &mapping.read).map_err(FileError::Read)?;
+    let plan = Plan::new(records.header(), mapping).map_err(FileError::Plan)?;
+    let col = plan.columns[mapping.key];
+    let mut seen = HashSet::new();
+    let mut dups = HashSet::new();
+    let mut rec = Record::default();
+    while records.next_into(&mut rec).map_err(FileError::Read)? {
+        let key = normalise_key(mapping, col.and_then(|c| rec.cells.get(c)).unwrap_or(""));
+        if !key.is_empty() {
+            let h = key_hash(&key);
+            if !seen.insert(h) {
+                dups.insert(h);
+            }
+        }
+    }
+    Ok(dups)
+}
+
+/// A validated row, encoded and fingerprinted on the reader thread.
+struct ValidRow {
+    row: validate::Row,
+    payload: Vec<u8>,
+    fingerprint: Fingerprint,
+}
+
+enum Item {
+    Valid(ValidRow),
+    Rejected(Rejected),
+}
+
+/// What the reader thread learnt about the file as a whole.
+struct FileFacts {
+    dropped: Vec<String>,
+    refused: Vec<String>,
+    missing: Vec<String>,
+    detected: read::Detected,
+    column_names: Vec<String>,
+}
+
+/// Pass 2, on its own thread: read, validate, minimise, encode and fingerprint, in batches.
+fn read_and_validate(
+    file: PathBuf,
+    mapping: Arc<Mapping>,
+    keys: Arc<TenantKeys>,
+    duplicates: HashSet<u128>,
+    ctx_today: chrono::NaiveDate,
+    tx: mpsc::Sender<Vec<Item>>,
+    progress: Option<Arc<dyn Fn(u64, u64) + Send + Sync>>,
+) -> Result<FileFacts, FileError> {
+    let mut records = read::open(&file, &mapping.read).map_err(FileError::Read)?;
+    let header = records.header().clone();
+    let plan = Plan::new(&header, &mapping).map_err(FileError::Plan)?;
+    let ctx = Context { today: ctx_today, workbook: header.detected.format != "csv" };
+    let names: Vec<&str> = mapping.fields.iter().map(|f| f.name.as_str()).collect();
+    let hashed: Vec<usize> = (0..mapping.fields.len()).filter(|&i| mapping.fields[i].keep == Keep::Hash).collect();
+    let mut flags = Vec::new();
+    let mut rec = Record::default();
+    let mut batch = Vec::with_capacity(ROWS_PER_BATCH);
+    let mut payload = Vec::new();
+    while records.next_into(&mut rec).map_err(FileError::Read)? {
+        plan.scan_dropped(&rec, &mut flags);
+        let item = match validate::validate(&rec, &plan, &mapping, ctx) {
+            Ok(row) if duplicates.contains(&key_hash(row.key.as_str())) => {
+                let errors = vec![CellError { field: mapping.key, rule: Rule::DuplicateKey }];
+                Item::Rejected(Rejected {
+                    row: row.row,
+                    line: row.line,
+                    key: Some(row.key),
+                    errors,
+                    values: row.values,
+                })
+            }
+            Ok(mut row) => {
+                for &i in &hashed {
+                    if let Some(v) = &row.values[i] {
+                        row.values[i] = Some(Value::new(keys.keyed_hash(v.expose())));
+                    }
+                }
+                seal::encode(&names, &row.values, Some(mapping.key), &mut payload);
+                let fingerprint = keys.fingerprint(&payload);
+                Item::Valid(ValidRow { row, payload: payload.clone(), fingerprint })
+            }
+            Err(mut rej) => {
+                if rej.key.as_ref().is_some_and(|k| duplicates.contains(&key_hash(k.as_str()))) {
+                    rej.errors.push(CellError { field: mapping.key, rule: Rule::DuplicateKey });
+                }
+                Item::Rejected(rej)
+            }
+        };
+        batch.push(item);
+        if batch.len() >= ROWS_PER_BATCH {
+            if let Some(p) = &progress {
+                let (done, total) = records.progress();
+                p(done, total);
+            }
+            if tx.blocking_send(std::mem::replace(&mut batch, Vec::with_capacity(ROWS_PER_BATCH))).is_err() {
+                break;
+            }
+        }
+    }
+    if !batch.is_empty() {
+        let _ = tx.blocking_send(batch);
+    }
+    if let Some(p) = &progress {
+        let (_, total) = records.progress();
+        p(total, total);
+    }
+    Ok(FileFacts {
+        dropped: plan.dropped.iter().map(|(_, n)| n.clone()).collect(),
+        refused: plan.refused(&flags),
+        missing: plan.missing_optional.clone(),
+        detected: header.detected.clone(),
+        column_names: plan.column_names.clone(),
+    })
+}
+
+/// The apply side's state while the file streams through.
+struct Sink<'r, S: Store> {
+    store: &'r S,
+    tenant: &'r TenantId,
+    mapping: &'r Mapping,
+    keys: &'r TenantKeys,
+    names: Vec<&'r str>,
+    run_owner: String,
+    quarantine_key: Option<(Vec<u8>, seal::DataKey)>,
+    counts: Counts,
+    rejections: Vec<(u64, u64, CellError)>,
+    truncated: bool,
+    pending: Vec<ValidRow>,
+    batch: Batch,
+}
+
+impl<S: Store> Sink<'_, S> {
+    fn delete_on(&self, values: &[Option<Value>]) -> Option<String> {
+        let end = self.mapping.end_date.and_then(|i| values[i].as_ref())?;
+        let date = chrono::NaiveDate::parse_from_str(end.expose(), "%Y-%m-%d").ok()?;
+        let due = date.checked_add_days(chrono::Days::new(u64::from(self.mapping.policy.retention_days_after_end)))?;
+        Some(due.format("%Y-%m-%d").to_string())
+    }
+
+    fn ended(&self, values: &[Option<Value>]) -> bool {
+        self.mapping.end_date.is_some_and(|i| values[i].is_some())
+    }
+
+    fn aad(&self, key: &EmployeeKey) -> String {
+        format!("{}|{}", self.tenant, key.as_str())
+    }
+
+    fn new_person(&mut self, v: ValidRow) {
+        let (dk, wrapped) = self.keys.new_data_key(v.row.key.as_str());
+        let key_id = new_key_id();
+        let sealed = dk.seal(&self.aad(&v.row.key), &v.payload);
+        self.batch.keys.push(NewKey { key_id: key_id.clone(), wrapped });
+        let delete_on = self.delete_on(&v.row.values);
+        let ended = self.ended(&v.row.values);
+        self.counts.add(Class::New);
+        self.batch.people.push(PersonWrite {
+            key: v.row.key,
+            class: Class::New,
+            key_id,
+            fingerprint: v.fingerprint,
+            ended,
+            sealed,
+            fields: Vec::new(),
+            delete_on,
+        });
+    }
+
+    /// Unseals the pending rows' stored values, classifies them and queues their writes.
+    async fn compare_pending(&mut self) -> Result<(), IngestError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let wanted: Vec<EmployeeKey> = pending.iter().map(|v| v.row.key.clone()).collect();
+        let stored = self.store.load_sealed(self.tenant, &wanted).await?;
+        let by_key: std::collections::HashMap<&EmployeeKey, &crate::store::SealedPerson> =
+            stored.iter().map(|p| (&p.key, p)).collect();
+        let names = self.names.clone();
+        let dates = Dates { start: self.mapping.start_date, end: self.mapping.end_date };
+        let mut writes = Vec::new();
+        for v in pending {
+            let Some(person) = by_key.get(&v.row.key) else {
+                return Err(StoreError::Database("a register row vanished during the run".into()).into());
+            };
+            let dk = self.keys.unwrap_data_key(v.row.key.as_str(), &person.wrapped_key)?;
+            let old = seal::decode(&dk.open(&self.aad(&v.row.key), &person.sealed)?)?;
+            let (class, changed) = diff::classify(&names, &v.row.values, &old, dates, self.mapping.key);
+            self.counts.add(class);
+            if class == Class::Unchanged {
+                // Same values, other fingerprint (the mapping changed): refresh the fingerprint.
+            }
+            for &i in &changed {
+                *self.counts.changed_fields.entry(names[i].to_owned()).or_default() += 1;
+            }
+            let sealed = dk.seal(&self.aad(&v.row.key), &v.payload);
+            writes.push(PersonWrite {
+                class,
+                key_id: person.key_id.clone(),
+                fingerprint: v.fingerprint,
+                ended: self.ended(&v.row.values),
+                sealed,
+                fields: changed.iter().map(|&i| names[i].to_owned()).collect(),
+                delete_on: self.delete_on(&v.row.values),
+                key: v.row.key,
+            });
+        }
+        self.batch.people.extend(writes);
+        Ok(())
+    }
+
+    fn reject(&mut self, rej: Rejected) {
+        self.counts.rejected += 1;
+        for e in &rej.errors {
+            if self.rejections.len() < MAX_LISTED_REJECTIONS {
+                self.rejections.push((rej.row, rej.line, *e));
+            } else {
+                self.truncated = true;
+            }
+        }
+        let names = &self.names;
+        let errors =
+            serde_json::to_string(&rej.errors.iter().map(|e| (names[e.field], e.rule.as_str())).collect::<Vec<_>>())
+                .unwrap_or_default();
+        let (key_id, dk) = match &self.quarantine_key {
+            Some(k) => k,
+            None => {
+                let (dk, wrapped) = self.keys.new_data_key(&self.run_owner);
+                let key_id = new_key_id();
+                self.batch.keys.push(NewKey { key_id: key_id.clone(), wrapped });
+                self.quarantine_key.insert((key_id, dk))
+            }
+        };
+        let mut payload = Vec::new();
+        seal::encode(&self.names, &rej.values, None, &mut payload);
+        let sealed = dk.seal(&format!("{}|{}|{}", self.tenant, self.run_owner, rej.row), &payload);
+        let key_id = key_id.clone();
+        self.batch.quarantine.push(QuarantineRow {
+            row: rej.row,
+            line: rej.line,
+            key: rej.key,
+            errors,
+            key_id,
+            sealed,
+        });
+    }
+
+    async fn flush<A: Apply>(&mut self, apply: &mut Option<A>, force: bool) -> Result<(), IngestError> {
+        if !force && self.batch.len() < WRITE_BATCH {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.batch);
+        if let Some(a) = apply.as_mut() {
+            a.write(&batch).await?;
+        }
+        Ok(())
+    }
+}
+
+fn new_key_id() -> Vec<u8> {
+    uuid::Uuid::new_v4().as_bytes().to_vec()
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn stream<S: Store>(
+    store: &S,
+    req: &Request<'_>,
+    run_id: &RunId,
+    keys: Arc<TenantKeys>,
+    duplicates: HashSet<u128>,
+    register: &mut Register,
+    apply: &mut Option<S::Apply>,
+    report: &mut Report,
+) -> Result<Counts, IngestError> {
+    let (tx, mut rx) = mpsc::channel::<Vec<Item>>(8);
+    let worker = {
+        let (file, mapping, keys, progress) =
+            (req.file.to_path_buf(), req.mapping.clone(), keys.clone(), req.progress.clone());
+        let today = req.clock.today();
+        std::thread::Builder::new()
+            .name("hrfeed-read".into())
+            .spawn(move || read_and_validate(file, mapping, keys, duplicates, today, tx, progress))
+            .map_err(|_| IngestError::Worker)?
+    };
+    let mut sink = Sink {
+        store,
+        tenant: req.tenant,
+        mapping: &req.mapping,
+        keys: &keys,
+        names: req.mapping.fields.iter().map(|f| f.name.as_str()).collect(),
+        run_owner: format!("run:{run_id}"),
+        quarantine_key: None,
+        counts: Counts::default(),
+        rejections: Vec::new(),
+        truncated: false,
+        pending: Vec::new(),
+        batch: Batch::default(),
+    };
+    let streamed: Result<(), IngestError> = async {
+        while let Some(items) = rx.recv().await {
+            for item in items {
+                sink.counts.rows += 1;
+                match item {
+                    Item::Valid(v) => match register.observe(&v.row.key, &v.fingerprint) {
+                        Quick::New => sink.new_person(v),
+                        Quick::Unchanged => sink.counts.add(Class::Unchanged),
+                        Quick::Compare => sink.pending.push(v),
+                    },
+                    Item::Rejected(rej) => {
+                        if let Some(k) = &rej.key {
+                            register.mark_present(k);
+                        }
+                        sink.reject(rej);
+                    }
+                }
+            }
+            if sink.pending.len() >= COMPARE_BATCH {
+                sink.compare_pending().await?;
+            }
+            sink.flush(apply, false).await?;
+        }
+        sink.compare_pending().await?;
+        Ok(())
+    }
+    .await;
+    drop(rx);
+    let facts = worker.join().map_err(|_| IngestError::Worker)?;
+    let facts = facts.map_err(|e| file_error(&report.file, e))?;
+    streamed?;
+    if req.mapping.mode == FileMode::Full {
+        let missing: Vec<EmployeeKey> = register.missing().cloned().collect();
+        sink.counts.missing = missing.len() as u64;
+        sink.batch.missing = missing;
+    }
+    sink.flush(apply, true).await?;
+
+    report.dropped_columns = facts.dropped;
+    report.refused_columns = facts.refused;
+    report.missing_columns = facts.missing;
+    report.detected = Some(DetectedJson {
+        format: facts.detected.format,
+        encoding: facts.detected.encoding,
+        delimiter: match facts.detected.delimiter {
+            0 => String::new(),
+            b'\t' => "tab".into(),
+            d => char::from(d).to_string(),
+        },
+    });
+    report.rejections = sink
+        .rejections
+        .iter()
+        .map(|(row, line, e)| Rejection {
+            row: *row,
+            line: *line,
+            column: facts.column_names[e.field].clone(),
+            field: req.mapping.fields[e.field].name.clone(),
+            rule: e.rule.as_str(),
+        })
+        .collect();
+    report.rejections_truncated = sink.truncated;
+    Ok(sink.counts)
+}

@@ -1,0 +1,97 @@
+//! The serde mirror of a mapping TOML file, before any check: what the file says, with positions.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The top level. Fields are kept as raw TOML values so that each can be checked on its own and
+/// every error reported, not only the first one serde meets.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMapping {
+    pub tenant: Option<Spanned<String>>,
+    #[serde(default)]
+    pub source: RawSource,
+    pub file: Spanned<RawFile>,
+    pub fields: BTreeMap<String, Spanned<toml::Value>>,
+    #[serde(default)]
+    pub policy: RawPolicy,
+    #[serde(default)]
+    pub sensitive: RawSensitive,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawSource {
+    pub format: Option<Spanned<String>>,
+    pub encoding: Option<Spanned<String>>,
+    pub delimiter: Option<Spanned<String>>,
+    pub sheet: Option<Spanned<String>>,
+    pub header_row: Option<Spanned<toml::Value>>,
+    pub max_field_bytes: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFile {
+    pub mode: Option<String>,
+    pub key: String,
+    pub start_date_field: Option<String>,
+    pub end_date_field: Option<String>,
+}
+
+/// One `[fields.<name>]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawField {
+    pub column: String,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub required: bool,
+    pub min_length: Option<usize>,
+    pub max_length: Option<usize>,
+    pub pattern: Option<String>,
+    pub min: Option<toml::Value>,
+    pub max: Option<toml::Value>,
+    #[serde(default)]
+    pub transforms: Vec<String>,
+    pub class: String,
+    pub purpose: Option<String>,
+    pub keep: Option<String>,
+    /// Date fields: strftime formats tried in order.
+    pub formats: Option<Vec<String>>,
+    /// Date fields: accept Excel serial day numbers from workbooks (default true).
+    pub excel_serial: Option<bool>,
+    /// Date fields: the name of a date field this one may not precede.
+    pub not_before: Option<String>,
+    /// Enum fields: the allowed values, matched case-insensitively and stored as written here.
+    pub values: Option<Vec<String>>,
+    /// Phone fields: the country calling code assumed for national numbers (default "46").
+    pub default_country_code: Option<String>,
+    /// Identity-number fields: accept interim numbers (a letter in the serial).
+    pub allow_interim: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    pub max_missing_percent: Option<f64>,
+    pub max_ended_percent: Option<f64>,
+    pub max_changed_percent: Option<f64>,
+    pub retention_days_after_end: Option<u32>,
+    pub raw_file_retention_days: Option<u32>,
+    pub rejected_row_retention_days: Option<u32>,
+    pub run_report_retention_days: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawSensitive {
+    /// Extra words (lower case) that mark a column name as sensitive for this tenant.
+    #[serde(default)]
+    pub column_words: Vec<String>,
+}

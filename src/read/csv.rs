@@ -1,0 +1,584 @@
+//! CSV: streams a delimited text file through one reused record buffer, after finding its header.
+//!
+//! The `csv` crate parses; a [`Scanner`] between the byte stream and the parser follows the same
+//! quoting rules to learn what the parser does not say: the physical line each record starts on
+//! (csv's `Position::line` is off after blank lines and CRLF), a quoted cell still open at the end
+//! of the file, NUL bytes, and cells too large to buffer, so memory stays bounded.
+
+use std::collections::VecDeque;
+use std::io::{self, Read};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::encoding::{self, CellText};
+use super::sniff::{self, HeaderSearch, Verdict};
+use super::{Detected, Header, ReadError, ReadOptions, Record};
+
+/// The parser's read buffer; also the most the scanner reads ahead of the parser.
+const BUFFER_BYTES: usize = 64 * 1024;
+/// More cells than this in one row is not a table; refusing bounds the parser's field index.
+const MAX_CELLS: usize = 10_000;
+
+/// A CSV file positioned after its header.
+pub struct CsvRecords {
+    reader: ::csv::Reader<Scanner<Box<dyn Read + Send>>>,
+    raw: ::csv::ByteRecord,
+    cell_text: CellText,
+    encoding: &'static str,
+    scratch: String,
+    columns: usize,
+    row: u64,
+    /// The first data row, read ahead by `open` to tell a header-only file; its line.
+    pending: Option<u64>,
+    max_field_bytes: usize,
+    bytes_read: Arc<AtomicU64>,
+    file_bytes: u64,
+}
+
+impl CsvRecords {
+    /// Opens the file, decides encoding and delimiter, and reads up to the first data row.
+    pub fn open(path: &Path, options: &ReadOptions) -> Result<(CsvRecords, Header), ReadError> {
+        let file_bytes = std::fs::metadata(path)?.len();
+        let source = encoding::open(path, options.encoding)?;
+        let delimiter = options.delimiter.unwrap_or_else(|| sniff::delimiter(&source.prefix, source.prefix_is_all));
+        let scanner = Scanner::new(source.reader, delimiter, options.max_field_bytes);
+        let reader = ::csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(delimiter)
+            .buffer_capacity(BUFFER_BYTES)
+            .from_reader(scanner);
+        let mut records = CsvRecords {
+            reader,
+            raw: ::csv::ByteRecord::new(),
+            cell_text: source.cells,
+            encoding: source.name,
+            scratch: String::new(),
+            columns: 0,
+            row: 0,
+            pending: None,
+            max_field_bytes: options.max_field_bytes,
+            bytes_read: source.bytes_read,
+            file_bytes,
+        };
+        let (columns, line) = records.read_header(options)?;
+        records.columns = columns.len();
+        records.pending = match records.next_non_blank()? {
+            Some(line) => Some(line),
+            None => return Err(ReadError::HeaderOnly),
+        };
+        let detected = Detected { format: "csv", encoding: records.encoding, delimiter };
+        Ok((records, Header { columns, line, detected }))
+    }
+
+    /// Reads the next data record into `record`; `Ok(false)` at the end of the file.
+    pub fn next_into(&mut self, record: &mut Record) -> Result<bool, ReadError> {
+        let line = match self.pending.take() {
+            Some(line) => line,
+            None => match self.next_non_blank()? {
+                Some(line) => line,
+                None => return Ok(false),
+            },
+        };
+        self.row += 1;
+        record.row = self.row;
+        record.line = line;
+        record.invalid_text_at = None;
+        record.cells.clear();
+
+        let found = self.raw.len();
+        let extra_filled = self.raw.iter().skip(self.columns).any(|c| !is_blank(c));
+        if found < self.columns || extra_filled {
+            return Err(ReadError::Ragged { row: self.row, line, expected: self.columns, found });
+        }
+        for (i, bytes) in self.raw.iter().take(self.columns).enumerate() {
+            match encoding::cell_text(self.cell_text, bytes, &mut self.scratch) {
+                Some(text) if text.len() > self.max_field_bytes => {
+                    return Err(ReadError::FieldTooLarge { line, limit: self.max_field_bytes });
+                }
+                Some(text) => record.cells.push_field(text),
+                None => {
+                    record.cells.push_field("");
+                    record.invalid_text_at.get_or_insert(i);
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// (bytes read, file size).
+    pub fn progress(&self) -> (u64, u64) {
+        (self.bytes_read.load(Ordering::Relaxed).min(self.file_bytes), self.file_bytes)
+    }
+
+    fn read_header(&mut self, options: &ReadOptions) -> Result<(Vec<String>, u64), ReadError> {
+        let mut search = HeaderSearch::new(options.header_row, &options.header_hints);
+        let mut scratch = String::new();
+        loop {
+            let Some(line) = self.next_raw()? else {
+                return Err(search.at_end());
+            };
+            let cells: Vec<Option<String>> = self
+                .raw
+                .iter()
+                .map(|b| encoding::cell_text(self.cell_text, b, &mut scratch).map(str::to_owned))
+                .collect();
+            if search.offer(line, cells.iter().map(Option::as_deref))? == Verdict::Skip {
+                continue;
+            }
+            if cells.iter().any(Option::is_none) {
+                return Err(ReadError::Encoding { line, encoding: self.encoding });
+            }
+            let columns = sniff::header_columns(cells.iter().flatten().map(String::as_str))?;
+            return Ok((columns, line));
+        }
+    }
+
+    /// The next record with a non-blank cell, left in `self.raw`; its line.
+    fn next_non_blank(&mut self) -> Result<Option<u64>, ReadError> {
+        while let Some(line) = self.next_raw()? {
+            if !self.raw.iter().all(is_blank) {
+                return Ok(Some(line));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The next record into `self.raw`; the physical line it starts on.
+    fn next_raw(&mut self) -> Result<Option<u64>, ReadError> {
+        match self.reader.read_byte_record(&mut self.raw) {
+            Ok(true) => {
+                let fallback = self.raw.position().map_or(0, ::csv::Position::line);
+                Ok(Some(self.reader.get_mut().starts.pop_front().unwrap_or(fallback)))
+            }
+            Ok(false) => Ok(None),
+            Err(error) => Err(self.map_error(error)),
+        }
+    }
+
+    /// The scanner's finding when it stopped the stream, else the csv error by kind only
+    /// (csv's messages may quote a record).
+    fn map_error(&mut self, error: ::csv::Error) -> ReadError {
+        if let Some(fault) = self.reader.get_mut().fault.take() {
+            return fault;
+        }
+        let line = self.reader.position().line();
+        match error.into_kind() {
+            ::csv::ErrorKind::Io(e) => ReadError::Io(e),
+            _ => ReadError::Csv { line, reason: "the CSV parser failed".to_owned() },
+        }
+    }
+}
+
+fn is_blank(cell: &[u8]) -> bool {
+    cell.iter().all(u8::is_ascii_whitespace)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    StartRecord,
+    StartField,
+    InField,
+    InQuoted,
+    /// A quote seen inside a quoted cell: either the closing one or the first of `""`.
+    QuoteInQuoted,
+}
+
+const OTHER: u8 = 0;
+const QUOTE: u8 = 1;
+const DELIMITER: u8 = 2;
+const TERMINATOR: u8 = 3;
+const NUL: u8 = 4;
+
+/// Passes the byte stream to the parser while following csv-core's state machine (quote `"`,
+/// doubled quotes, `\r`, `\n` or `\r\n` end a record, blank lines skipped). It records the line
+/// each record starts on, in parser order, and stops the stream with a `fault` the parser then
+/// reports as an I/O error.
+struct Scanner<R> {
+    inner: R,
+    classes: [u8; 256],
+    state: State,
+    line: u64,
+    record_line: u64,
+    quote_line: u64,
+    field_bytes: usize,
+    cells: usize,
+    max_field_bytes: usize,
+    /// Start lines of records the parser has not returned yet.
+    starts: VecDeque<u64>,
+    fault: Option<ReadError>,
+}
+
+impl<R: Read> Scanner<R> {
+    fn new(inner: R, delimiter: u8, max_field_bytes: usize) -> Self {
+        let mut classes = [OTHER; 256];
+        classes[usize::from(b'"')] = QUOTE;
+        classes[usize::from(b'\r')] = TERMINATOR;
+        classes[usize::from(b'\n')] = TERMINATOR;
+        classes[0] = NUL;
+        // A quote or line break as delimiter keeps its first meaning, as in the parser.
+        if classes[usize::from(delimiter)] == OTHER {
+            classes[usize::from(delimiter)] = DELIMITER;
+        }
+        Scanner {
+            inner,
+            classes,
+            state: State::StartRecord,
+            line: 1,
+            record_line: 1,
+            quote_line: 1,
+            field_bytes: 0,
+            cells: 0,
+            max_field_bytes,
+            starts: VecDeque::new(),
+            fault: None,
+        }
+    }
+
+    fn scan(&mut self, bytes: &[u8]) {
+        let (mut state, mut line, mut field, mut cells) = (self.state, self.line, self.field_bytes, self.cells);
+        for &b in bytes {
+            let class = self.classes[usize::from(b)];
+            if state == State::StartRecord {
+                if class == TERMINATOR {
+                    line += u64::from(b == b'\n');
+                    continue;
+                }
+                self.starts.push_back(line);
+                self.record_line = line;
+                (state, field, cells) = (State::StartField, 0, 1);
+            }
+            if class == NUL {
+                self.fault = Some(ReadError::NulByte { line });
+                return;
+            }
+            line += u64::from(b == b'\n');
+            state = match (state, class) {
+                (State::StartField, QUOTE) => {
+                    self.quote_line = line;
+                    State::InQuoted
+                }
+                (State::InQuoted, QUOTE) => State::QuoteInQuoted,
+                (State::InQuoted, _) | (State::QuoteInQuoted, QUOTE) => {
+                    field += 1;
+                    State::InQuoted
+                }
+                (_, DELIMITER) => {
+                    cells += 1;
+                    field = 0;
+                    State::StartField
+                }
+                (_, TERMINATOR) => State::StartRecord,
+                _ => {
+                    field += 1;
+                    State::InField
+                }
+            };
+            if field > self.max_field_bytes {
+                self.fault = Some(ReadError::FieldTooLarge { line: self.record_line, limit: self.max_field_bytes });
+                return;
+            }
+            if cells > MAX_CELLS {
+                self.fault = Some(ReadError::Csv {
+                    line: self.record_line,
+                    reason: format!("a row has more than {MAX_CELLS} cells"),
+                });
+                return;
+            }
+        }
+        (self.state, self.line, self.field_bytes, self.cells) = (state, line, field, cells);
+    }
+}
+
+impl<R: Read> Read for Scanner<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.fault.is_none() {
+            let n = self.inner.read(buf)?;
+            if n > 0 {
+                self.scan(&buf[..n]);
+            } else if self.state == State::InQuoted {
+                // The parser would hand the rest of the file over as one cell.
+                self.fault = Some(ReadError::UnbalancedQuote { line: self.quote_line });
+            }
+            if self.fault.is_none() {
+                return Ok(n);
+            }
+        }
+        Err(io::Error::other("the CSV stream was stopped"))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use std::io::Write;
+
+    use proptest::prelude::*;
+
+    use super::super::{EncodingChoice, ReadOptions, Records, open};
+    use super::*;
+
+    /// One data row as read: (row, line, cells, invalid_text_at).
+    type Row = (u64, u64, Vec<String>, Option<usize>);
+
+    fn file(bytes: &[u8], suffix: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::Builder::new().suffix(suffix).tempfile().unwrap();
+        f.write_all(bytes).unwrap();
+        f.flush().unwrap();
+        f
+    }
+
+    fn read_all(bytes: &[u8], options: &ReadOptions) -> Result<(Header, Vec<Row>), ReadError> {
+        let f = file(bytes, ".csv");
+        let mut records = open(f.path(), options)?;
+        let mut rows = Vec::new();
+        let mut record = Record::default();
+        while records.next_into(&mut record)? {
+            let cells = record.cells.iter().map(str::to_owned).collect();
+            rows.push((record.row, record.line, cells, record.invalid_text_at));
+        }
+        Ok((records.header().clone(), rows))
+    }
+
+    /// Reads `bytes` with default options and checks the header and the cells of every row.
+    fn check(bytes: &[u8], encoding: &'static str, delimiter: u8, columns: &[&str], rows: &[&[&str]]) {
+        let (header, got) = read_all(bytes, &ReadOptions::default()).unwrap();
+        assert_eq!(header.detected, Detected { format: "csv", encoding, delimiter });
+        assert_eq!(header.columns, columns);
+        let got: Vec<Vec<String>> = got.into_iter().map(|r| r.2).collect();
+        assert_eq!(got, rows);
+    }
+
+    fn utf16(text: &str, big_endian: bool) -> Vec<u8> {
+        let mut out = if big_endian { vec![0xFE, 0xFF] } else { vec![0xFF, 0xFE] };
+        for unit in text.encode_utf16() {
+            out.extend(if big_endian { unit.to_be_bytes() } else { unit.to_le_bytes() });
+        }
+        out
+    }
+
+    fn hints(names: &[&str]) -> ReadOptions {
+        ReadOptions { header_hints: names.iter().map(|n| n.to_string()).collect(), ..ReadOptions::default() }
+    }
+
+    #[test]
+    fn utf8_with_and_without_bom() {
+        check(
+            "Förnamn,Efternamn\nÅsa,Öberg\n".as_bytes(),
+            "utf-8",
+            b',',
+            &["Förnamn", "Efternamn"],
+            &[&["Åsa", "Öberg"]],
+        );
+        check(
+            "\u{feff}Förnamn,Efternamn\r\nÅsa,Öberg\r\n".as_bytes(),
+            "utf-8-bom",
+            b',',
+            &["Förnamn", "Efternamn"],
+            &[&["Åsa", "Öberg"]],
+        );
+    }
+
+    #[test]
+    fn utf16_by_bom() {
+        let text = "Förnamn\tEfternamn\r\nÅsa\tÖberg\r\n";
+        check(&utf16(text, false), "utf-16le", b'\t', &["Förnamn", "Efternamn"], &[&["Åsa", "Öberg"]]);
+        check(&utf16(text, true), "utf-16be", b'\t', &["Förnamn", "Efternamn"], &[&["Åsa", "Öberg"]]);
+    }
+
+    #[test]
+    fn windows_1252() {
+        check(
+            b"F\xF6rnamn;Efternamn\r\n\xC5sa;\xD6berg\r\n",
+            "windows-1252",
+            b';',
+            &["Förnamn", "Efternamn"],
+            &[&["Åsa", "Öberg"]],
+        );
+    }
+
+    #[test]
+    fn delimiters_are_sniffed_or_given() {
+        check(b"a;b\n1;2,5\n", "utf-8", b';', &["a", "b"], &[&["1", "2,5"]]);
+        check(b"a,b\n1,\"2;5\"\n", "utf-8", b',', &["a", "b"], &[&["1", "2;5"]]);
+        check(b"a\tb\n1\t2\n", "utf-8", b'\t', &["a", "b"], &[&["1", "2"]]);
+        let options = ReadOptions { delimiter: Some(b'|'), ..ReadOptions::default() };
+        let (header, _) = read_all(b"a|b\n1|2\n", &options).unwrap();
+        assert_eq!(header.columns, ["a", "b"]);
+    }
+
+    #[test]
+    fn a_quoted_newline_separates_row_and_line() {
+        let (header, rows) =
+            read_all(b"id;note\r\n1;\"two\r\nlines\"\r\n\r\n2;x\r\n3;\"a \"\"q\"\"\"\r\n", &ReadOptions::default())
+                .unwrap();
+        assert_eq!(header.line, 1);
+        assert_eq!(
+            rows,
+            [
+                (1, 2, vec!["1".to_owned(), "two\r\nlines".to_owned()], None),
+                (2, 5, vec!["2".to_owned(), "x".to_owned()], None),
+                (3, 6, vec!["3".to_owned(), "a \"q\"".to_owned()], None),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_title_row_above_the_header_is_skipped() {
+        let data = b"Personalexport 2026-11-01\n\nAnst.nr;Namn\n0012;x\n;\n0013;y\n";
+        let (header, rows) = read_all(data, &hints(&["anst.nr"])).unwrap();
+        assert_eq!((header.columns, header.line), (vec!["Anst.nr".to_owned(), "Namn".to_owned()], 3));
+        assert_eq!(rows.iter().map(|r| (r.0, r.1)).collect::<Vec<_>>(), [(1, 4), (2, 6)]);
+        let options = ReadOptions { header_row: Some(3), ..ReadOptions::default() };
+        assert_eq!(read_all(data, &options).unwrap().0.line, 3);
+        assert!(matches!(read_all(data, &hints(&["personnummer"])), Err(ReadError::NoHeader)));
+    }
+
+    #[test]
+    fn file_level_errors() {
+        let too_large = format!("a,b\n1,{}\n", "x".repeat(100));
+        let small = ReadOptions { max_field_bytes: 50, ..ReadOptions::default() };
+        let cases: Vec<(&[u8], ReadOptions, &str)> = vec![
+            (b"", ReadOptions::default(), "Empty"),
+            (b"  \r\n \n", ReadOptions::default(), "Empty"),
+            (b"a;b\r\n\r\n", ReadOptions::default(), "HeaderOnly"),
+            (b"a;b;A \n1;2;3\n", ReadOptions::default(), "DuplicateHeader { column: \"A\", first: 1, second: 3 }"),
+            (b"a;b\n1;2\n3\n", ReadOptions::default(), "Ragged { row: 2, line: 3, expected: 2, found: 1 }"),
+            (b"a;b\n1;2;3\n", ReadOptions::default(), "Ragged { row: 1, line: 2, expected: 2, found: 3 }"),
+            (b"a;b\n1;2\n\"3\n;4\n", ReadOptions::default(), "UnbalancedQuote { line: 3 }"),
+            (b"a\0;\0b\0\n\0", ReadOptions::default(), "NulByte { line: 1 }"),
+            (b"a;b\n1;2\n3;\0\n", ReadOptions::default(), "NulByte { line: 3 }"),
+            (too_large.as_bytes(), small, "FieldTooLarge { line: 2, limit: 50 }"),
+        ];
+        for (bytes, options, expected) in cases {
+            let error = read_all(bytes, &options).map(|_| ()).unwrap_err();
+            assert_eq!(format!("{error:?}"), expected, "{:?}", String::from_utf8_lossy(bytes));
+        }
+    }
+
+    #[test]
+    fn trailing_empty_cells_are_not_ragged() {
+        check(b"a;b;\n1;2;;\n", "utf-8", b';', &["a", "b"], &[&["1", "2"]]);
+    }
+
+    #[test]
+    fn invalid_utf8_marks_the_cell() {
+        let mut data = "Förnamn;Efternamn\n".as_bytes().to_vec();
+        data.extend(b"a;b\n\xC5sa;x\n");
+        let (header, rows) = read_all(&data, &ReadOptions::default()).unwrap();
+        assert_eq!(header.detected.encoding, "windows-1252", "a bad prefix means Windows-1252");
+        assert_eq!(rows[1].2, ["Åsa", "x"]);
+
+        let mut data = "Förnamn;Efternamn\n".as_bytes().to_vec();
+        data.extend("Åsa;Öberg\n".repeat(8000).as_bytes());
+        data.extend(b"ok;\xC5sa\nb;c\n");
+        let (header, rows) = read_all(&data, &ReadOptions::default()).unwrap();
+        assert_eq!(header.detected.encoding, "utf-8");
+        assert_eq!(rows[8000], (8001, 8002, vec!["ok".to_owned(), String::new()], Some(1)));
+        assert_eq!(rows[8001].3, None);
+    }
+
+    #[test]
+    fn explicit_encoding_is_used() {
+        let options = ReadOptions { encoding: EncodingChoice::Windows1252, ..ReadOptions::default() };
+        let (_, rows) = read_all("a;b\nÅ;x\n".as_bytes(), &options).unwrap();
+        assert_eq!(rows[0].2, ["Ã…", "x"]);
+    }
+
+    #[test]
+    fn wrong_extension() {
+        let f = tempfile::Builder::new().suffix(".xlsx").tempfile().unwrap();
+        std::fs::write(f.path(), b"a;b\n1;2\n").unwrap();
+        let error = open(f.path(), &ReadOptions::default()).map(|_| ()).unwrap_err();
+        assert!(matches!(error, ReadError::WrongExtension { ref extension, actual: "text" } if extension == "xlsx"));
+    }
+
+    #[test]
+    fn records_are_send() {
+        fn send<T: Send>() {}
+        send::<Records>();
+    }
+
+    #[test]
+    fn progress_reaches_the_file_size() {
+        let data = "a;b\n".to_owned() + &"1;2\n".repeat(50_000);
+        let f = file(data.as_bytes(), ".csv");
+        let mut records = open(f.path(), &ReadOptions::default()).unwrap();
+        let mut record = Record::default();
+        while records.next_into(&mut record).unwrap() {}
+        assert_eq!(records.progress(), (data.len() as u64, data.len() as u64));
+    }
+
+    /// Encodes `text` as the file would hold it.
+    fn encode(text: &str, encoding: usize) -> Vec<u8> {
+        match encoding {
+            0 => text.as_bytes().to_vec(),
+            1 => utf16(text, false),
+            _ => encoding_rs::WINDOWS_1252.encode(text).0.into_owned(),
+        }
+    }
+
+    fn write_csv(rows: &[Vec<String>], delimiter: u8) -> String {
+        let mut writer = ::csv::WriterBuilder::new().delimiter(delimiter).from_writer(Vec::new());
+        for row in rows {
+            writer.write_record(row).unwrap();
+        }
+        String::from_utf8(writer.into_inner().unwrap()).unwrap()
+    }
+
+    proptest! {
+        #[test]
+        fn encodings_round_trip(
+            cells in prop::collection::vec(prop::collection::vec("[a-zA-Z0-9åäöÅÄÖé \";,\t\n]{0,12}", 3), 1..20),
+            encoding in 0usize..3,
+            delimiter in prop::sample::select(vec![b';', b',', b'\t']),
+        ) {
+            // Blank rows are skipped by design, so give every row a non-blank first cell.
+            let cells: Vec<Vec<String>> =
+                cells.into_iter().map(|mut r| { r[0] = format!("k{}", r[0]); r }).collect();
+            let mut rows = vec![vec!["Anst.nr".to_owned(), "Förnamn".to_owned(), "Efternamn".to_owned()]];
+            rows.extend(cells.iter().cloned());
+            let text = write_csv(&rows, delimiter);
+            let options = ReadOptions { delimiter: Some(delimiter), ..ReadOptions::default() };
+            let (header, got) = read_all(&encode(&text, encoding), &options).unwrap();
+            prop_assert_eq!(&header.columns, &rows[0]);
+            let got: Vec<Vec<String>> = got.into_iter().map(|r| r.2).collect();
+            prop_assert_eq!(got, cells);
+        }
+
+        #[test]
+        fn delimiter_is_sniffed(
+            cells in prop::collection::vec(prop::collection::vec("[a-zåäö0-9 ,;\t]{1,8}", 4), 1..10),
+            delimiter in prop::sample::select(vec![b';', b',', b'\t']),
+        ) {
+            let mut rows = vec![vec!["Anst.nr".to_owned(), "a".to_owned(), "b".to_owned(), "c".to_owned()]];
+            rows.extend(cells);
+            let text = write_csv(&rows, delimiter);
+            let (header, _) = read_all(text.as_bytes(), &ReadOptions::default()).unwrap();
+            prop_assert_eq!(header.detected.delimiter, delimiter);
+        }
+
+        #[test]
+        fn no_panic_and_no_content_in_errors(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+            let _ = read_all(&bytes, &ReadOptions::default());
+        }
+
+        #[test]
+        fn mutated_csv_never_panics_or_leaks(
+            edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..8),
+            max_field_bytes in 4usize..64,
+        ) {
+            let mut bytes = b"Title\nAnst.nr;Canary\n0001;QZXCANARYA\n0002;\"QZXCANARYB\nQZXCANARYC\"\n".to_vec();
+            for (at, byte) in edits {
+                let i = at.index(bytes.len());
+                if byte % 3 == 0 { bytes.remove(i); } else { bytes[i] = byte; }
+            }
+            let options = ReadOptions { max_field_bytes, ..hints(&["anst.nr"]) };
+            if let Err(error) = read_all(&bytes, &options) {
+                let shown = error.to_string();
+                prop_assert!(!shown.contains("QZX") && !shown.contains("CANARY"), "{}", shown);
+            }
+        }
+    }
+}

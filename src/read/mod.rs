@@ -1,0 +1,209 @@
+//! Read: turns a claimed file (CSV or workbook) into a header and a stream of records, without interpreting cells.
+//!
+//! CSV is streamed through one reused record buffer so memory does not grow with the file; workbooks
+//! are read through calamine after a zip-bomb check. Errors here stop the whole file and name a
+//! position (line, row, column index or name), never a cell's content.
+
+mod csv;
+mod encoding;
+mod sniff;
+mod workbook;
+
+use std::path::Path;
+
+/// Which container the file is. `Auto` decides by magic bytes, then by extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormatChoice {
+    Auto,
+    Csv,
+    Xlsx,
+    Xls,
+    Ods,
+}
+
+/// Text encoding of a CSV file. `Auto`: BOM first (UTF-8, UTF-16 LE/BE), else UTF-8 if the
+/// sniffed prefix is valid UTF-8, else Windows-1252.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EncodingChoice {
+    Auto,
+    Utf8,
+    Utf16Le,
+    Utf16Be,
+    Windows1252,
+}
+
+/// How to read one file; built from the mapping's `[source]` table.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    pub format: FormatChoice,
+    pub encoding: EncodingChoice,
+    /// `None` = sniff among `;`, `,` and tab.
+    pub delimiter: Option<u8>,
+    /// Worksheet name; `None` = the first sheet.
+    pub sheet: Option<String>,
+    /// 1-based physical row of the header; `None` = the first of the first 20 rows that contains
+    /// any of `header_hints`.
+    pub header_row: Option<u32>,
+    /// Normalised column names (see [`normalise_header`]) that identify the header row when
+    /// `header_row` is `None`; the mapping passes its key column and aliases.
+    pub header_hints: Vec<String>,
+    /// Largest cell accepted, in bytes; a bigger one fails the file (`ReadError::FieldTooLarge`).
+    pub max_field_bytes: usize,
+    /// Workbook refused before opening when its summed uncompressed size exceeds this.
+    pub max_uncompressed_bytes: u64,
+    /// Workbook refused when uncompressed/compressed exceeds this for any entry.
+    pub max_compression_ratio: u64,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            format: FormatChoice::Auto,
+            encoding: EncodingChoice::Auto,
+            delimiter: None,
+            sheet: None,
+            header_row: None,
+            header_hints: Vec::new(),
+            max_field_bytes: 64 * 1024,
+            max_uncompressed_bytes: 512 * 1024 * 1024,
+            max_compression_ratio: 200,
+        }
+    }
+}
+
+/// The header row as written in the file.
+#[derive(Debug, Clone)]
+pub struct Header {
+    /// Column names as they appear (trimmed of surrounding whitespace, BOM removed).
+    pub columns: Vec<String>,
+    /// 1-based physical line (CSV) or sheet row (workbook) of the header.
+    pub line: u64,
+    /// What was actually detected, for the report.
+    pub detected: Detected,
+}
+
+/// The facts the reader settled on, so a report can say how the file was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detected {
+    /// "csv", "xlsx", "xls" or "ods".
+    pub format: &'static str,
+    /// "utf-8", "utf-8-bom", "utf-16le", "utf-16be", "windows-1252"; empty for workbooks.
+    pub encoding: &'static str,
+    /// The delimiter byte for CSV; 0 for workbooks.
+    pub delimiter: u8,
+}
+
+/// One data row. Reused between calls to [`Records::next_into`] so reading allocates nothing per row.
+#[derive(Debug, Default, Clone)]
+pub struct Record {
+    /// 1-based data row number (the first row after the header is 1); empty rows are skipped
+    /// but still counted in `line`.
+    pub row: u64,
+    /// 1-based physical line (CSV: where the record starts; a quoted newline makes the next
+    /// record's line jump) or sheet row (workbook).
+    pub line: u64,
+    /// The cells, as text, one per header column. Workbook cells are rendered as text: integers
+    /// without `.0`, dates as `YYYY-MM-DD`, text as is (leading zeros kept).
+    pub cells: ::csv::StringRecord,
+    /// Index of the first cell that was not valid text in the file's encoding (the cell is then
+    /// empty in `cells`); the row must be rejected with `Rule::Encoding`.
+    pub invalid_text_at: Option<usize>,
+}
+
+/// A file that cannot be read at all. Every variant names a position, never cell content.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("cannot open the file: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the file is empty")]
+    Empty,
+    #[error("no header row found in the first 20 rows (looked for the key column)")]
+    NoHeader,
+    #[error("header row only: the file has no data rows")]
+    HeaderOnly,
+    #[error("the header names column `{column}` twice (columns {first} and {second})")]
+    DuplicateHeader { column: String, first: usize, second: usize },
+    #[error("line {line}: row {row} has {found} cells, the header has {expected}")]
+    Ragged { row: u64, line: u64, expected: usize, found: usize },
+    #[error("line {line}: a cell is larger than {limit} bytes")]
+    FieldTooLarge { line: u64, limit: usize },
+    #[error("line {line}: NUL byte in a text file (binary data or wrong encoding)")]
+    NulByte { line: u64 },
+    #[error("line {line}: the file is not valid {encoding} text")]
+    Encoding { line: u64, encoding: &'static str },
+    #[error("line {line}: unbalanced quote: a quoted cell runs to the end of the file")]
+    UnbalancedQuote { line: u64 },
+    #[error("the file is not a readable {format} workbook ({reason})")]
+    Workbook { format: &'static str, reason: String },
+    #[error("the workbook is encrypted (password-protected)")]
+    Encrypted,
+    #[error("the workbook is refused before opening: {reason} (possible zip bomb)")]
+    ZipBomb { reason: String },
+    #[error("the file's content is {actual}, not what its extension `.{extension}` says")]
+    WrongExtension { extension: String, actual: &'static str },
+    #[error("the workbook has no sheet named `{0}`")]
+    NoSuchSheet(String),
+    #[error("line {line}: malformed CSV ({reason})")]
+    Csv { line: u64, reason: String },
+}
+
+/// An open file: its header, then its records one at a time.
+pub struct Records {
+    header: Header,
+    inner: Inner,
+}
+
+enum Inner {
+    Csv(Box<csv::CsvRecords>),
+    Workbook(workbook::SheetRecords),
+}
+
+impl Records {
+    /// The header row.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// Reads the next data record into `record`; `Ok(false)` at the end of the file.
+    pub fn next_into(&mut self, record: &mut Record) -> Result<bool, ReadError> {
+        match &mut self.inner {
+            Inner::Csv(r) => r.next_into(record),
+            Inner::Workbook(r) => r.next_into(record),
+        }
+    }
+
+    /// (units done, units total) for a progress bar: bytes for CSV, sheet rows for workbooks.
+    pub fn progress(&self) -> (u64, u64) {
+        match &self.inner {
+            Inner::Csv(r) => r.progress(),
+            Inner::Workbook(r) => r.progress(),
+        }
+    }
+}
+
+/// Opens `path` and reads up to and including the header row.
+pub fn open(path: &Path, options: &ReadOptions) -> Result<Records, ReadError> {
+    let format = sniff::format(path, options.format)?;
+    match format {
+        FormatChoice::Csv | FormatChoice::Auto => {
+            let (records, header) = csv::CsvRecords::open(path, options)?;
+            Ok(Records { header, inner: Inner::Csv(Box::new(records)) })
+        }
+        workbook_format => {
+            let (records, header) = workbook::SheetRecords::open(path, workbook_format, options)?;
+            Ok(Records { header, inner: Inner::Workbook(records) })
+        }
+    }
+}
+
+/// How header names are compared: trimmed, lower-cased, inner runs of whitespace collapsed to one space.
+pub fn normalise_header(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for word in name.trim_start_matches('\u{feff}').split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.extend(word.chars().flat_map(char::to_lowercase));
+    }
+    out
+}

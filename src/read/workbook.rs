@@ -1,0 +1,512 @@
+//! Workbook: reads one sheet of an XLSX, XLS or ODS file through calamine and renders its cells as text.
+//!
+//! Zip containers are checked against the size limits before calamine opens them, and every
+//! calamine call runs under `catch_unwind`: a hostile file must fail the file, not the process.
+//! The sheet is loaded whole (calamine's `Range`); workbooks are small next to CSV exports.
+
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+
+use calamine::{Data, Ods, Range, Reader, Xls, Xlsx};
+
+use super::sniff::{self, HeaderSearch, OLE_MAGIC, Verdict};
+use super::{Detected, FormatChoice, Header, ReadError, ReadOptions, Record};
+
+/// Entries smaller than this are not ratio-checked: small XML parts compress extremely well.
+const RATIO_CHECK_MIN_BYTES: u64 = 1024 * 1024;
+/// Excel's last date, 9999-12-31; serials beyond it are rendered as numbers.
+const LAST_EXCEL_SERIAL: f64 = 2_958_466.0;
+
+/// One sheet of a workbook, positioned after its header.
+pub struct SheetRecords {
+    range: Range<Data>,
+    /// Sheet row (1-based) of the range's first row.
+    first_line: u64,
+    /// Range index of the next row to read.
+    next: usize,
+    columns: usize,
+    row: u64,
+    scratch: String,
+}
+
+impl SheetRecords {
+    /// Opens the workbook, picks the sheet and reads up to the header row.
+    pub fn open(path: &Path, format: FormatChoice, options: &ReadOptions) -> Result<(SheetRecords, Header), ReadError> {
+        let name = format_name(format);
+        let range = match catch_unwind(AssertUnwindSafe(|| load(path, format, options))) {
+            Ok(result) => result?,
+            Err(_) => return Err(workbook_error(format, "the reader crashed on this file")),
+        };
+        let first_line = range.start().map_or(1, |(row, _)| u64::from(row) + 1);
+        let mut records = SheetRecords { range, first_line, next: 0, columns: 0, row: 0, scratch: String::new() };
+        let (columns, line) = records.read_header(options)?;
+        records.columns = columns.len();
+        if !records.has_data_row() {
+            return Err(ReadError::HeaderOnly);
+        }
+        let detected = Detected { format: name, encoding: "", delimiter: 0 };
+        Ok((records, Header { columns, line, detected }))
+    }
+
+    /// Reads the next data record into `record`; `Ok(false)` after the last non-blank row.
+    pub fn next_into(&mut self, record: &mut Record) -> Result<bool, ReadError> {
+        let (height, width) = self.range.get_size();
+        while self.next < height && self.is_blank(self.next) {
+            self.next += 1;
+        }
+        if self.next >= height {
+            return Ok(false);
+        }
+        let r = self.next;
+        self.next += 1;
+        self.row += 1;
+        record.row = self.row;
+        record.line = self.first_line + r as u64;
+        record.invalid_text_at = None;
+        record.cells.clear();
+
+        if let Some(last) = (self.columns..width).rev().find(|&c| !self.cell(r, c).is_none_or(is_empty)) {
+            return Err(ReadError::Ragged {
+                row: self.row,
+                line: record.line,
+                expected: self.columns,
+                found: last + 1,
+            });
+        }
+        for c in 0..self.columns {
+            let cell = self.range.get((r, c)).unwrap_or(&Data::Empty);
+            if !cell_text(cell, &mut self.scratch) {
+                record.invalid_text_at.get_or_insert(c);
+            }
+            record.cells.push_field(&self.scratch);
+        }
+        Ok(true)
+    }
+
+    /// (rows read, rows in the sheet).
+    pub fn progress(&self) -> (u64, u64) {
+        (self.next as u64, self.range.height() as u64)
+    }
+
+    fn read_header(&mut self, options: &ReadOptions) -> Result<(Vec<String>, u64), ReadError> {
+        let mut search = HeaderSearch::new(options.header_row, &options.header_hints);
+        let (height, width) = self.range.get_size();
+        while self.next < height {
+            let r = self.next;
+            self.next += 1;
+            let line = self.first_line + r as u64;
+            let cells: Vec<Option<String>> = (0..width)
+                .map(|c| {
+                    let mut text = String::new();
+                    cell_text(self.cell(r, c).unwrap_or(&Data::Empty), &mut text).then_some(text)
+                })
+                .collect();
+            if search.offer(line, cells.iter().map(Option::as_deref))? == Verdict::Header {
+                // An error cell in the header has no name; it counts as an unnamed column.
+                let columns = sniff::header_columns(cells.iter().map(|c| c.as_deref().unwrap_or("")))?;
+                return Ok((columns, line));
+            }
+        }
+        Err(search.at_end())
+    }
+
+    fn has_data_row(&self) -> bool {
+        (self.next..self.range.height()).any(|r| !self.is_blank(r))
+    }
+
+    fn is_blank(&self, r: usize) -> bool {
+        (0..self.range.width()).all(|c| self.cell(r, c).is_none_or(is_empty))
+    }
+
+    fn cell(&self, r: usize, c: usize) -> Option<&Data> {
+        self.range.get((r, c))
+    }
+}
+
+fn is_empty(cell: &Data) -> bool {
+    match cell {
+        Data::Empty => true,
+        Data::String(s) => s.trim().is_empty(),
+        _ => false,
+    }
+}
+
+/// Renders a cell into `out`; `false` (and `out` empty) for an error cell.
+fn cell_text(cell: &Data, out: &mut String) -> bool {
+    out.clear();
+    match cell {
+        Data::Empty => {}
+        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => out.push_str(s),
+        Data::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Data::Float(f) => number_text(*f, out),
+        Data::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Data::DateTime(dt) => {
+            let serial = dt.as_f64();
+            if dt.is_duration() || !(0.0..LAST_EXCEL_SERIAL).contains(&serial) {
+                number_text(serial, out);
+            } else {
+                let (y, mo, d, h, mi, s, _) = dt.to_ymd_hms_milli();
+                let _ = if (h, mi, s) == (0, 0, 0) {
+                    write!(out, "{y:04}-{mo:02}-{d:02}")
+                } else {
+                    write!(out, "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}")
+                };
+            }
+        }
+        Data::Error(_) => return false,
+    }
+    true
+}
+
+/// Whole numbers without `.0` (spreadsheets store every number as a float); others in the
+/// shortest text that reads back to the same float.
+fn number_text(f: f64, out: &mut String) {
+    let _ = if f.fract() == 0.0 && f.abs() < 1e15 { write!(out, "{}", f as i64) } else { write!(out, "{f}") };
+}
+
+fn format_name(format: FormatChoice) -> &'static str {
+    match format {
+        FormatChoice::Xls => "xls",
+        FormatChoice::Ods => "ods",
+        FormatChoice::Xlsx | FormatChoice::Csv | FormatChoice::Auto => "xlsx",
+    }
+}
+
+fn workbook_error(format: FormatChoice, reason: &str) -> ReadError {
+    ReadError::Workbook { format: format_name(format), reason: reason.to_owned() }
+}
+
+/// Checks the container, opens the workbook and loads the chosen sheet.
+fn load(path: &Path, format: FormatChoice, options: &ReadOptions) -> Result<Range<Data>, ReadError> {
+    match format {
+        FormatChoice::Xls => load_sheet::<Xls<_>>(path, format, options),
+        FormatChoice::Ods => {
+            check_zip(path, format, options)?;
+            load_sheet::<Ods<_>>(path, format, options)
+        }
+        FormatChoice::Xlsx | FormatChoice::Csv | FormatChoice::Auto => {
+            check_zip(path, format, options)?;
+            load_sheet::<Xlsx<_>>(path, format, options)
+        }
+    }
+}
+
+fn load_sheet<W>(path: &Path, format: FormatChoice, options: &ReadOptions) -> Result<Range<Data>, ReadError>
+where
+    W: Reader<BufReader<File>>,
+    calamine::Error: From<W::Error>,
+{
+    let file = BufReader::new(File::open(path)?);
+    let mut workbook = W::new(file).map_err(|e| calamine_error(format, e.into(), "the workbook cannot be opened"))?;
+    let names = workbook.sheet_names();
+    let name = match &options.sheet {
+        None => names.first().ok_or_else(|| workbook_error(format, "the workbook has no sheets"))?,
+        Some(wanted) => names
+            .iter()
+            .find(|n| *n == wanted)
+            .or_else(|| names.iter().find(|n| n.trim().eq_ignore_ascii_case(wanted.trim())))
+            .ok_or_else(|| ReadError::NoSuchSheet(wanted.clone()))?,
+    };
+    let name = name.clone();
+    workbook.worksheet_range(&name).map_err(|e| calamine_error(format, e.into(), "the sheet cannot be read"))
+}
+
+/// calamine's messages can quote the file (sheet names, values); keep only the kind.
+fn calamine_error(format: FormatChoice, error: calamine::Error, reason: &str) -> ReadError {
+    use calamine::{Error, OdsError, XlsError, XlsxError};
+    match error {
+        Error::Xlsx(XlsxError::Password) | Error::Xls(XlsError::Password) | Error::Ods(OdsError::Password) => {
+            ReadError::Encrypted
+        }
+        Error::Io(e)
+            if e.kind() != std::io::ErrorKind::InvalidData && e.kind() != std::io::ErrorKind::UnexpectedEof =>
+        {
+            ReadError::Io(e)
+        }
+        _ => workbook_error(format, reason),
+    }
+}
+
+/// Refuses a zip container whose central directory promises too much: more than
+/// `max_uncompressed_bytes` in total, or an entry that expands more than `max_compression_ratio`.
+fn check_zip(path: &Path, format: FormatChoice, options: &ReadOptions) -> Result<(), ReadError> {
+    let mut magic = Vec::with_capacity(8);
+    File::open(path)?.take(8).read_to_end(&mut magic)?;
+    if magic.starts_with(OLE_MAGIC) {
+        // Office saves a password-protected XLSX as an OLE file around the encrypted package.
+        if sniff::ole_is_encrypted(path)? {
+            return Err(ReadError::Encrypted);
+        }
+        return Err(workbook_error(format, "the file is not a zip container"));
+    }
+    let mut archive = zip::ZipArchive::new(BufReader::new(File::open(path)?))
+        .map_err(|_| workbook_error(format, "the file is truncated or not a zip container"))?;
+    let mut total: u64 = 0;
+    for i in 0..archive.len() {
+        let entry = archive.by_index_raw(i).map_err(|_| workbook_error(format, "the zip container is damaged"))?;
+        let (size, compressed) = (entry.size(), entry.compressed_size());
+        total = total.saturating_add(size);
+        if size > RATIO_CHECK_MIN_BYTES && size / compressed.max(1) > options.max_compression_ratio {
+            return Err(ReadError::ZipBomb {
+                reason: format!("entry {} expands more than {} times", i + 1, options.max_compression_ratio),
+            });
+        }
+    }
+    if total > options.max_uncompressed_bytes {
+        return Err(ReadError::ZipBomb {
+            reason: format!("its entries expand to more than {} bytes", options.max_uncompressed_bytes),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use std::io::Write;
+
+    use proptest::prelude::*;
+    use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+
+    use super::super::{Records, open};
+    use super::*;
+
+    /// One data row as read: (row, line, cells, invalid_text_at).
+    type Row = (u64, u64, Vec<String>, Option<usize>);
+
+    fn read_all(path: &Path, options: &ReadOptions) -> Result<(Header, Vec<Row>), ReadError> {
+        let mut records: Records = open(path, options)?;
+        let mut rows = Vec::new();
+        let mut record = Record::default();
+        while records.next_into(&mut record)? {
+            rows.push((
+                record.row,
+                record.line,
+                record.cells.iter().map(str::to_owned).collect(),
+                record.invalid_text_at,
+            ));
+        }
+        Ok((records.header().clone(), rows))
+    }
+
+    fn temp(suffix: &str) -> tempfile::NamedTempFile {
+        tempfile::Builder::new().suffix(suffix).tempfile().unwrap()
+    }
+
+    /// The reference shape: an optional title row, a header, ids with leading zeros as text,
+    /// numbers, a date, a serial number in a plain cell, and empty trailing rows.
+    fn xlsx(title: bool) -> Vec<u8> {
+        let mut workbook = Workbook::new();
+        let sheet = workbook.add_worksheet().set_name("Personal").unwrap();
+        let top = u32::from(title);
+        if title {
+            sheet.write_string(0, 0, "Personalexport 2026-11-01").unwrap();
+        }
+        for (c, name) in
+            ["Anst.nr", "Förnamn", "Sysselsättningsgrad", "Anställningsdatum", "Slutdatum", "Månadslön", "Aktiv"]
+                .iter()
+                .enumerate()
+        {
+            sheet.write_string(top, c as u16, *name).unwrap();
+        }
+        let date = Format::new().set_num_format("yyyy-mm-dd");
+        sheet.write_string(top + 1, 0, "000123").unwrap();
+        sheet.write_string(top + 1, 1, "QZXÅsa").unwrap();
+        sheet.write_number(top + 1, 2, 100.0).unwrap();
+        sheet.write_datetime_with_format(top + 1, 3, ExcelDateTime::from_ymd(2024, 3, 1).unwrap(), &date).unwrap();
+        sheet.write_number(top + 1, 4, 46022.0).unwrap();
+        sheet.write_number(top + 1, 5, 41250.5).unwrap();
+        sheet.write_boolean(top + 1, 6, true).unwrap();
+        sheet.write_string(top + 2, 0, "000124").unwrap();
+        sheet.write_number(top + 2, 2, 0.1 + 0.2).unwrap();
+        // Formatted but empty trailing rows, as spreadsheet programs leave them.
+        sheet.write_blank(top + 5, 0, &date).unwrap();
+        workbook.save_to_buffer().unwrap()
+    }
+
+    fn write(bytes: &[u8], suffix: &str) -> tempfile::NamedTempFile {
+        let mut f = temp(suffix);
+        f.write_all(bytes).unwrap();
+        f.flush().unwrap();
+        f
+    }
+
+    fn hints() -> ReadOptions {
+        ReadOptions { header_hints: vec!["anst.nr".to_owned()], ..ReadOptions::default() }
+    }
+
+    #[test]
+    fn xlsx_cells_become_text() {
+        for title in [false, true] {
+            let f = write(&xlsx(title), ".xlsx");
+            let (header, rows) = read_all(f.path(), &hints()).unwrap();
+            let top = u64::from(title);
+            assert_eq!(header.detected, Detected { format: "xlsx", encoding: "", delimiter: 0 });
+            assert_eq!(header.line, top + 1);
+            assert_eq!(header.columns[0], "Anst.nr");
+            assert_eq!(rows.len(), 2, "trailing empty rows are skipped");
+            assert_eq!(
+                rows[0],
+                (
+                    1,
+                    top + 2,
+                    ["000123", "QZXÅsa", "100", "2024-03-01", "46022", "41250.5", "true"].map(str::to_owned).to_vec(),
+                    None
+                )
+            );
+            assert_eq!(rows[1].2[2], "0.30000000000000004");
+            assert_eq!(rows[1].1, top + 3);
+        }
+    }
+
+    #[test]
+    fn sheet_by_name() {
+        let f = write(&xlsx(false), ".xlsx");
+        let options = ReadOptions { sheet: Some("personal".to_owned()), ..hints() };
+        assert!(read_all(f.path(), &options).is_ok());
+        let options = ReadOptions { sheet: Some("Blad9".to_owned()), ..hints() };
+        assert!(matches!(read_all(f.path(), &options), Err(ReadError::NoSuchSheet(name)) if name == "Blad9"));
+    }
+
+    #[test]
+    fn cell_rendering() {
+        let check = |cell: Data, expected: &str, valid: bool| {
+            let mut out = String::new();
+            assert_eq!((cell_text(&cell, &mut out), out.as_str()), (valid, expected), "{cell:?}");
+        };
+        check(Data::Int(-7), "-7", true);
+        check(Data::Float(12.0), "12", true);
+        check(Data::Float(1e15), "1000000000000000", true);
+        check(Data::Float(2.5), "2.5", true);
+        check(Data::String("0012".to_owned()), "0012", true);
+        check(Data::Bool(false), "false", true);
+        let dt = |v| Data::DateTime(calamine::ExcelDateTime::new(v, calamine::ExcelDateTimeType::DateTime, false));
+        check(dt(45352.0), "2024-03-01", true);
+        check(dt(45352.5), "2024-03-01T12:00:00", true);
+        check(dt(-3.0), "-3", true);
+        check(Data::DateTimeIso("2024-03-01".to_owned()), "2024-03-01", true);
+        check(Data::Error(calamine::CellErrorType::Div0), "", false);
+        check(Data::Empty, "", true);
+    }
+
+    #[test]
+    fn broken_and_hostile_workbooks_fail_cleanly() {
+        let full = xlsx(false);
+        let truncated = write(&full[..full.len() / 2], ".xlsx");
+        let error = read_all(truncated.path(), &hints()).map(|_| ()).unwrap_err();
+        assert!(matches!(error, ReadError::Workbook { format: "xlsx", .. }), "{error:?}");
+
+        let f = write(&full, ".xlsx");
+        let options = ReadOptions { max_uncompressed_bytes: 1000, ..hints() };
+        assert!(matches!(read_all(f.path(), &options), Err(ReadError::ZipBomb { .. })));
+
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        zip.start_file("xl/workbook.xml", zip::write::SimpleFileOptions::default()).unwrap();
+        zip.write_all(&vec![b'0'; 3 * 1024 * 1024]).unwrap();
+        let bomb = write(&zip.finish().unwrap().into_inner(), ".xlsx");
+        let error = read_all(bomb.path(), &hints()).map(|_| ()).unwrap_err();
+        assert!(matches!(error, ReadError::ZipBomb { .. }), "{error:?}");
+
+        let mut ole = OLE_MAGIC.to_vec();
+        ole.extend(vec![0; 600]);
+        ole.extend("EncryptionInfo".encode_utf16().flat_map(u16::to_le_bytes));
+        ole.extend(vec![0; 600]);
+        let encrypted = write(&ole, ".xlsx");
+        assert!(matches!(read_all(encrypted.path(), &hints()), Err(ReadError::Encrypted)));
+        let explicit = ReadOptions { format: FormatChoice::Xlsx, ..hints() };
+        assert!(matches!(read_all(encrypted.path(), &explicit), Err(ReadError::Encrypted)));
+    }
+
+    #[test]
+    fn a_workbook_named_csv_is_refused() {
+        let f = write(&xlsx(false), ".csv");
+        let error = read_all(f.path(), &hints()).map(|_| ()).unwrap_err();
+        assert!(
+            matches!(error, ReadError::WrongExtension { ref extension, actual: "an XLSX workbook" } if extension == "csv")
+        );
+    }
+
+    /// A minimal ODS: `mimetype` first and stored, a manifest, and one table.
+    fn ods() -> Vec<u8> {
+        let cell = |kind: &str, attrs: &str, text: &str| {
+            format!("<table:table-cell office:value-type=\"{kind}\" {attrs}><text:p>{text}</text:p></table:table-cell>")
+        };
+        let rows = [
+            vec![cell("string", "", "Rapport")],
+            vec![cell("string", "", "Anst.nr"), cell("string", "", "Anställningsdatum"), cell("string", "", "Lön")],
+            vec![
+                cell("string", "", "0007"),
+                cell("date", "office:date-value=\"2024-03-01\"", "2024-03-01"),
+                cell("float", "office:value=\"32000\"", "32000"),
+            ],
+        ];
+        let rows: String = rows.iter().map(|r| format!("<table:table-row>{}</table:table-row>", r.concat())).collect();
+        let content = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><office:document-content \
+             xmlns:office=\"urn:oasis:names:tc:opendocument:xmlns:office:1.0\" \
+             xmlns:table=\"urn:oasis:names:tc:opendocument:xmlns:table:1.0\" \
+             xmlns:text=\"urn:oasis:names:tc:opendocument:xmlns:text:1.0\" office:version=\"1.2\">\
+             <office:body><office:spreadsheet><table:table table:name=\"Blad1\">{rows}</table:table>\
+             </office:spreadsheet></office:body></office:document-content>"
+        );
+        let manifest = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><manifest:manifest \
+             xmlns:manifest=\"urn:oasis:names:tc:opendocument:xmlns:manifest:1.0\" manifest:version=\"1.2\">\
+             <manifest:file-entry manifest:full-path=\"/\" manifest:media-type=\"application/vnd.oasis.opendocument.spreadsheet\"/>\
+             <manifest:file-entry manifest:full-path=\"content.xml\" manifest:media-type=\"text/xml\"/></manifest:manifest>";
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let stored = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+        zip.start_file("mimetype", stored).unwrap();
+        zip.write_all(b"application/vnd.oasis.opendocument.spreadsheet").unwrap();
+        zip.start_file("META-INF/manifest.xml", zip::write::SimpleFileOptions::default()).unwrap();
+        zip.write_all(manifest.as_bytes()).unwrap();
+        zip.start_file("content.xml", zip::write::SimpleFileOptions::default()).unwrap();
+        zip.write_all(content.as_bytes()).unwrap();
+        zip.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn ods_is_read() {
+        let f = write(&ods(), ".ods");
+        let (header, rows) = read_all(f.path(), &hints()).unwrap();
+        assert_eq!(header.detected.format, "ods");
+        assert_eq!((header.columns.len(), header.line), (3, 2));
+        assert_eq!(rows, [(1, 3, ["0007", "2024-03-01", "32000"].map(str::to_owned).to_vec(), None)]);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        #[test]
+        fn mutated_workbooks_never_panic_or_leak(
+            edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+            ods_file in any::<bool>(),
+        ) {
+            let mut bytes = if ods_file { ods() } else { xlsx(true) };
+            for (at, byte) in edits {
+                let i = at.index(bytes.len());
+                bytes[i] = byte;
+            }
+            let f = write(&bytes, if ods_file { ".ods" } else { ".xlsx" });
+            if let Err(error) = read_all(f.path(), &hints()) {
+                let shown = error.to_string();
+                prop_assert!(!shown.contains("QZX") && !shown.contains("Åsa") && !shown.contains("0007"), "{}", shown);
+            }
+        }
+
+        #[test]
+        fn random_bytes_named_as_workbooks_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..600), magic in 0usize..3) {
+            let mut bytes = bytes;
+            let prefix: &[u8] = [b"PK\x03\x04".as_slice(), OLE_MAGIC, b""][magic];
+            bytes.splice(0..0, prefix.iter().copied());
+            for suffix in [".xlsx", ".xls", ".ods", ".csv"] {
+                let f = write(&bytes, suffix);
+                let _ = read_all(f.path(), &hints());
+            }
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! Seal: per-person encryption (crypto-shredding) and keyed fingerprints of kept values.
+//!
+//! Key hierarchy: the master key (a file outside the database) wraps one key per tenant; the
+//! tenant key wraps one data key per person and per quarantine run; a person's kept values are
+//! sealed with XChaCha20-Poly1305 under their data key. Destroying a data key makes every copy of
+//! that person's values unreadable, backups included. Fingerprints (keyed BLAKE3 under a key
+//! derived from the tenant key) let `diff` see unchanged rows without decrypting.
+
+use std::io::Write;
+use std::path::Path;
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use rand::RngCore;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::ids::TenantId;
+use crate::value::Value;
+
+const NONCE: usize = 24;
+/// Length of a row fingerprint in bytes: 128 bits is plenty against accidental collisions.
+pub const FINGERPRINT: usize = 16;
+pub type Fingerprint = [u8; FINGERPRINT];
+
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    #[error("cannot read the master key file {path}: {reason}")]
+    MasterKeyFile { path: String, reason: String },
+    #[error("a key or sealed value failed authentication (wrong master key, or tampered data)")]
+    Authentication,
+    #[error("a sealed record is malformed")]
+    Malformed,
+}
+
+/// 32 secret bytes, wiped when dropped.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+struct Secret([u8; 32]);
+
+impl Secret {
+    fn random() -> Secret {
+        let mut s = [0u8; 32];
+        rand::rng().fill_bytes(&mut s);
+        Secret(s)
+    }
+
+    fn cipher(&self) -> XChaCha20Poly1305 {
+        XChaCha20Poly1305::new((&self.0).into())
+    }
+
+    fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+        let mut nonce = [0u8; NONCE];
+        rand::rng().fill_bytes(&mut nonce);
+        let mut out = Vec::with_capacity(NONCE + plaintext.len() + 16);
+        out.extend_from_slice(&nonce);
+        // Encryption with a fresh key-sized state cannot fail for inputs below 256 GiB.
+        if let Ok(ct) = self.cipher().encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext, aad }) {
+            out.extend_from_slice(&ct);
+        }
+        out
+    }
+
+    fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, SealError> {
+        if sealed.len() < NONCE + 16 {
+            return Err(SealError::Malformed);
+        }
+        let (nonce, ct) = sealed.split_at(NONCE);
+        self.cipher()
+            .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad })
+            .map_err(|_| SealError::Authentication)
+    }
+
+    fn from_slice(b: &[u8]) -> Result<Secret, SealError> {
+        let arr: [u8; 32] = b.try_into().map_err(|_| SealError::Malformed)?;
+        Ok(Secret(arr))
+    }
+}
+
+/// The root key, read from the file named in the config; never stored in a database.
+pub struct MasterKey(Secret);
+
+impl MasterKey {
+    /// Writes a new random master key as hex to `path`, readable by the owner only (0600).
+    pub fn create_file(path: &Path) -> std::io::Result<()> {
+        let key = Secret::random();
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut f = opts.open(path)?;
+        f.write_all(hex::encode(key.0).as_bytes())?;
+        f.write_all(b"\n")?;
+        f.sync_all()
+    }
+
+    pub fn load(path: &Path) -> Result<MasterKey, SealError> {
+        let fail = |reason: &str| SealError::MasterKeyFile { path: path.display().to_string(), reason: reason.into() };
+        let text = std::fs::read_to_string(path).map_err(|e| fail(&e.to_string()))?;
+        let bytes = hex::decode(text.trim()).map_err(|_| fail("not a hex-encoded key"))?;
+        Secret::from_slice(&bytes).map(MasterKey).map_err(|_| fail("not 32 bytes"))
+    }
+}
+
+/// A tenant's key and the subkeys derived from it.
+pub struct TenantKeys {
+    tenant: TenantId,
+    wrap: Secret,
+    fingerprint: [u8; 32],
+    hash: [u8; 32],
+}
+
+impl Drop for TenantKeys {
+    fn drop(&mut self) {
+        self.fingerprint.zeroize();
+        self.hash.zeroize();
+    }
+}
+
+impl TenantKeys {
+    /// A fresh tenant key, and its wrapped form to store in the key store.
+    pub fn generate(master: &MasterKey, tenant: &TenantId) -> (TenantKeys, Vec<u8>) {
+        let secret = Secret::random();
+        let wrapped = master.0.seal(&tenant_aad(tenant), &secret.0);
+        (TenantKeys::derive(tenant, secret), wrapped)
+    }
+
+    pub fn unwrap(master: &MasterKey, tenant: &TenantId, wrapped: &[u8]) -> Result<TenantKeys, SealError> {
+        let raw = master.0.open(&tenant_aad(tenant), wrapped)?;
+        Ok(TenantKeys::derive(tenant, Secret::from_slice(&raw)?))
+    }
+
+    fn derive(tenant: &TenantId, secret: Secret) -> TenantKeys {
+        let fingerprint = blake3::derive_key("hrfeed 2026 row fingerprint v1", &secret.0);
+        let hash = blake3::derive_key("hrfeed 2026 keyed value hash v1", &secret.0);
+        TenantKeys { tenant: tenant.clone(), wrap: secret, fingerprint, hash }
+    }
+
+    /// The fingerprint of a row's kept values (the encoded payload), for change detection.
+    pub fn fingerprint(&self, payload: &[u8]) -> Fingerprint {
+        let h = blake3::keyed_hash(&self.fingerprint, payload);
+        let mut out = [0u8; FINGERPRINT];
+        out.copy_from_slice(&h.as_bytes()[..FINGERPRINT]);
+        out
+    }
+
+    /// A keyed hash for values kept only as a hash (`keep = "hash"`) and for tombstones.
+    pub fn keyed_hash(&self, value: &str) -> String {
+        hex::encode(&blake3::keyed_hash(&self.hash, value.as_bytes()).as_bytes()[..20])
+    }
+
+    /// A new data key for `owner` (a person's key or a quarantine run id) and its wrapped form.
+    pub fn new_data_key(&self, owner: &str) -> (DataKey, Vec<u8>) {
+        let secret = Secret::random();
+        let wrapped = self.wrap.seal(&self.owner_aad(owner), &secret.0);
+        (DataKey(secret), wrapped)
+    }
+
+    pub fn unwrap_data_key(&self, owner: &str, wrapped: &[u8]) -> Result<DataKey, SealError> {
+        let raw = self.wrap.open(&self.owner_aad(owner), wrapped)?;
+        Ok(DataKey(Secret::from_slice(&raw)?))
+    }
+
+    fn owner_aad(&self, owner: &str) -> Vec<u8> {
+        [b"hrfeed data key|", self.tenant.as_str().as_bytes(), b"|", owner.as_bytes()].concat()
+    }
+}
+
+fn tenant_aad(tenant: &TenantId) -> Vec<u8> {
+    [b"hrfeed tenant key|", tenant.as_str().as_bytes()].concat()
+}
+
+/// One person's (or one quarantine run's) data key.
+pub struct DataKey(Secret);
+
+impl DataKey {
+    /// Seals `payload`; `aad` binds it to its owner so sealed rows cannot be swapped between people.
+    pub fn seal(&self, aad: &str, payload: &[u8]) -> Vec<u8> {
+        self.0.seal(aad.as_bytes(), payload)
+    }
+
+    pub fn open(&self, aad: &str, sealed: &[u8]) -> Result<Vec<u8>, SealError> {
+        self.0.open(aad.as_bytes(), sealed)
+    }
+}
+
+/// Encodes named values as the sealed payload: per field a name and an optional value, each
+/// length-prefixed. Names are included so a mapping that adds or reorders fields can still
+/// read what was stored.
+pub fn encode(names: &[&str], values: &[Option<Value>], skip: Option<usize>, out: &mut Vec<u8>) {
+    out.clear();
+    for (i, (name, value)) in names.iter().zip(values).enumerate() {
+        if Some(i) == skip {
+            continue;
+        }
+        put(out, name.as_bytes());
+        match value {
+            Some(v) => {
+                out.push(1);
+                put(out, v.expose().as_bytes());
+            }
+            None => out.push(0),
+        }
+    }
+}
+
+fn put(out: &mut Vec<u8>, b: &[u8]) {
+    // Names and cells are bounded by the reader's field limit, far below 4 GiB.
+    out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+    out.extend_from_slice(b);
+}
+
+/// Decodes a payload written by [`encode`].
+pub fn decode(mut b: &[u8]) -> Result<Vec<(String, Option<Value>)>, SealError> {
+    let mut out = Vec::new();
+    while !b.is_empty() {
+        let name = take(&mut b)?;
+        let (&flag, rest) = b.split_first().ok_or(SealError::Malformed)?;
+        b = rest;
+        let value = match flag {
+            0 => None,
+            1 => Some(Value::new(take(&mut b)?)),
+            _ => return Err(SealError::Malformed),
+        };
+        out.push((name, value));
+    }
+    Ok(out)
+}
+
+fn take(b: &mut &[u8]) -> Result<String, SealError> {
+    if b.len() < 4 {
+        return Err(SealError::Malformed);
+    }
+    let (len, rest) = b.split_at(4);
+    let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+    if rest.len() < len {
+        return Err(SealError::Malformed);
+    }
+    let (s, rest) = rest.split_at(len);
+    *b = rest;
+    String::from_utf8(s.to_vec()).map_err(|_| SealError::Malformed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tenant() -> TenantId {
+        TenantId::parse("acme").unwrap()
+    }
+
+    #[test]
+    fn a_person_round_trips_and_a_wrong_owner_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("master.key");
+        MasterKey::create_file(&path).unwrap();
+        let master = MasterKey::load(&path).unwrap();
+        let (keys, wrapped) = TenantKeys::generate(&master, &tenant());
+        let keys2 = TenantKeys::unwrap(&master, &tenant(), &wrapped).unwrap();
+        let (dk, wdk) = keys.new_data_key("000123");
+        let mut payload = Vec::new();
+        encode(&["a", "b"], &[Some(Value::new("Åsa")), None], None, &mut payload);
+        let sealed = dk.seal("acme|000123", &payload);
+        assert!(!sealed.windows(3).any(|w| w == "Åsa".as_bytes()[..3].as_ref()));
+        let dk2 = keys2.unwrap_data_key("000123", &wdk).unwrap();
+        let opened = decode(&dk2.open("acme|000123", &sealed).unwrap()).unwrap();
+        assert_eq!(opened, vec![("a".into(), Some(Value::new("Åsa"))), ("b".into(), None)]);
+        assert!(keys2.unwrap_data_key("000124", &wdk).is_err());
+        assert!(dk2.open("acme|000124", &sealed).is_err());
+        assert_eq!(keys.fingerprint(&payload), keys2.fingerprint(&payload));
+    }
+
+    #[test]
+    fn decode_rejects_garbage_without_panicking() {
+        for b in [&[1u8][..], &[5, 0, 0, 0, b'a'], &[1, 0, 0, 0, b'a', 7], &[255, 255, 255, 255]] {
+            assert!(decode(b).is_err());
+        }
+    }
+}

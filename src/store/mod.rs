@@ -1,0 +1,243 @@
+//! Store: the register, its history, runs, quarantine and the key store, behind one trait with
+//! a SQLite and a PostgreSQL backend. Knows no CSV and no HTTP; transactions never leave it.
+
+mod postgres;
+mod sqlite;
+
+use std::future::Future;
+
+use crate::diff::{Class, Register};
+use crate::ids::{EmployeeKey, RunId, TenantId};
+use crate::seal::Fingerprint;
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+/// Store failures. sqlx errors are reduced to their kind, code and constraint name here,
+/// because PostgreSQL's `detail` (and so sqlx's `Debug`) can quote the offending values.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("cannot open the database: {0}")]
+    Connect(String),
+    #[error("database migration failed: {0}")]
+    Migrate(String),
+    #[error("this file was applied for this tenant by a concurrent run")]
+    AlreadyApplied,
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(db) => {
+                if db.constraint() == Some("runs_applied_once") || db.message().contains("runs.tenant, runs.sha256") {
+                    return StoreError::AlreadyApplied;
+                }
+                let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+                let constraint = db.constraint().map(|c| format!(", constraint {c}")).unwrap_or_default();
+                StoreError::Database(format!("code {code}{constraint}"))
+            }
+            sqlx::Error::RowNotFound => StoreError::Database("row not found".into()),
+            sqlx::Error::PoolTimedOut => StoreError::Database("connection pool timed out".into()),
+            sqlx::Error::Io(io) => StoreError::Database(format!("i/o: {}", io.kind())),
+            sqlx::Error::ColumnDecode { index, .. } => StoreError::Database(format!("cannot decode column {index}")),
+            sqlx::Error::Protocol(_) | sqlx::Error::Tls(_) => StoreError::Database("connection failure".into()),
+            sqlx::Error::PoolClosed => StoreError::Database("connection pool closed".into()),
+            _ => StoreError::Database("unexpected database error".into()),
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    Applied,
+    Duplicate,
+    Held,
+    Failed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Applied => "applied",
+            RunStatus::Duplicate => "duplicate",
+            RunStatus::Held => "held",
+            RunStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RunStatus> {
+        Some(match s {
+            "applied" => RunStatus::Applied,
+            "duplicate" => RunStatus::Duplicate,
+            "held" => RunStatus::Held,
+            "failed" => RunStatus::Failed,
+            _ => return None,
+        })
+    }
+}
+
+impl std::str::FromStr for RunStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        RunStatus::parse(s).ok_or_else(|| format!("unknown run status `{s}`"))
+    }
+}
+
+/// A run's stored summary. `report` is the JSON report: names and counts, never values.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    pub id: RunId,
+    pub tenant: TenantId,
+    pub file_name: String,
+    pub sha256: String,
+    pub status: RunStatus,
+    /// RFC 3339.
+    pub started_at: String,
+    pub finished_at: String,
+    pub report: String,
+}
+
+/// A stored person's sealed values and wrapped data key, for unsealing.
+#[derive(Debug, Clone)]
+pub struct SealedPerson {
+    pub key: EmployeeKey,
+    pub key_id: Vec<u8>,
+    pub wrapped_key: Vec<u8>,
+    pub sealed: Vec<u8>,
+}
+
+/// One person's new state.
+#[derive(Debug, Clone)]
+pub struct PersonWrite {
+    pub key: EmployeeKey,
+    pub class: Class,
+    pub key_id: Vec<u8>,
+    pub fingerprint: Fingerprint,
+    pub ended: bool,
+    pub sealed: Vec<u8>,
+    /// Names of the fields that changed (empty for new people).
+    pub fields: Vec<String>,
+    /// A deletion to schedule (`YYYY-MM-DD`), or `None` to cancel any pending one.
+    pub delete_on: Option<String>,
+}
+
+/// A new wrapped data key for the key store.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    pub key_id: Vec<u8>,
+    pub wrapped: Vec<u8>,
+}
+
+/// A rejected row for quarantine: sealed mapped values and the broken rules as JSON (names only).
+#[derive(Debug, Clone)]
+pub struct QuarantineRow {
+    pub row: u64,
+    pub line: u64,
+    pub key: Option<EmployeeKey>,
+    pub errors: String,
+    pub key_id: Vec<u8>,
+    pub sealed: Vec<u8>,
+}
+
+/// One batch of a run's writes; batches keep memory flat however large the file.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub keys: Vec<NewKey>,
+    pub people: Vec<PersonWrite>,
+    pub quarantine: Vec<QuarantineRow>,
+    /// People of a full file that the file did not mention (history entry only).
+    pub missing: Vec<EmployeeKey>,
+}
+
+impl Batch {
+    pub fn len(&self) -> usize {
+        self.keys.len() + self.people.len() + self.quarantine.len() + self.missing.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A person's history entry.
+#[derive(Debug, Clone)]
+pub struct HistoryEntry {
+    pub run_id: String,
+    pub kind: String,
+    pub fields: String,
+    pub run_started_at: Option<String>,
+}
+
+/// The backend-independent store.
+pub trait Store: Clone + Send + Sync + 'static {
+    /// An open apply: writes go into one register transaction (and one key-store transaction)
+    /// until `commit`; dropping it rolls both back.
+    type Apply: Apply;
+
+    /// The tenant's wrapped key, if one exists.
+    fn tenant_key(&self, tenant: &TenantId) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
+
+    /// Stores `wrapped` as the tenant's key unless one exists; returns the one that is stored.
+    fn put_tenant_key(
+        &self,
+        tenant: &TenantId,
+        wrapped: &[u8],
+        now: &str,
+    ) -> impl Future<Output = Result<Vec<u8>, StoreError>> + Send;
+
+    /// The applied run of this tenant with this content hash, if any.
+    fn applied_run_by_hash(
+        &self,
+        tenant: &TenantId,
+        sha256: &str,
+    ) -> impl Future<Output = Result<Option<RunId>, StoreError>> + Send;
+
+    /// Every person of the tenant: key, fingerprint and whether ended.
+    fn load_register(&self, tenant: &TenantId) -> impl Future<Output = Result<Register, StoreError>> + Send;
+
+    /// Sealed values and wrapped keys of the given people (those present).
+    fn load_sealed(
+        &self,
+        tenant: &TenantId,
+        keys: &[EmployeeKey],
+    ) -> impl Future<Output = Result<Vec<SealedPerson>, StoreError>> + Send;
+
+    /// Starts applying a run.
+    fn begin_apply(
+        &self,
+        tenant: &TenantId,
+        run: &RunId,
+    ) -> impl Future<Output = Result<Self::Apply, StoreError>> + Send;
+
+    /// Records a run that applies nothing (duplicate, held, failed).
+    fn record_run(&self, run: &RunRecord) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn list_runs(
+        &self,
+        tenant: Option<&TenantId>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<RunRecord>, StoreError>> + Send;
+
+    fn get_run(&self, id: &str) -> impl Future<Output = Result<Option<RunRecord>, StoreError>> + Send;
+
+    fn history(
+        &self,
+        tenant: &TenantId,
+        key: &EmployeeKey,
+    ) -> impl Future<Output = Result<Vec<HistoryEntry>, StoreError>> + Send;
+
+    /// Counts of rows per table, for tests and `doctor`-style checks: (table, rows).
+    fn table_counts(&self) -> impl Future<Output = Result<Vec<(String, i64)>, StoreError>> + Send;
+}
+
+/// An apply in progress.
+pub trait Apply: Send {
+    fn write(&mut self, batch: &Batch) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Records the run and commits: the key store first, then the register, so a crash in
+    /// between leaves at most unused keys, never a register row without its key.
+    fn commit(self, run: &RunRecord) -> impl Future<Output = Result<(), StoreError>> + Send;
+}

@@ -1,0 +1,368 @@
+//! The PostgreSQL backend: for several `hrfeed serve` instances sharing one database. The key
+//! store is its own schema (default `hrfeed_keys`) of the same database, or a database of its own.
+
+use std::str::FromStr;
+
+use futures_util::TryStreamExt;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Executor, PgPool, Postgres, QueryBuilder, Row, Transaction};
+
+use super::{Apply, Batch, HistoryEntry, RunRecord, RunStatus, SealedPerson, Store, StoreError};
+use crate::diff::{Class, Register};
+use crate::ids::{EmployeeKey, RunId, TenantId};
+
+/// Rows per multi-row statement; 8 binds a row stays far below PostgreSQL's 65535.
+const CHUNK: usize = 1000;
+const DEFAULT_KEY_SCHEMA: &str = "hrfeed_keys";
+
+#[derive(Clone)]
+pub struct PgStore {
+    register: PgPool,
+    keys: PgPool,
+}
+
+fn connect_options(url: &str) -> Result<PgConnectOptions, StoreError> {
+    // sqlx's statement log would only show SQL text, but we keep the CLI quiet and bounded.
+    PgConnectOptions::from_str(url)
+        .map(|o| o.disable_statement_logging())
+        .map_err(|_| StoreError::Connect("not a valid postgres:// URL".into()))
+}
+
+fn valid_schema(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 63 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+impl PgStore {
+    /// Connects and migrates. `key_store`: `None` = schema `hrfeed_keys` of the same database;
+    /// a bare name = that schema; a `postgres://` URL = that database.
+    pub async fn open(url: &str, key_store: Option<&str>) -> Result<PgStore, StoreError> {
+        let connect_err = |e: sqlx::Error| StoreError::Connect(StoreError::from(e).to_string());
+        let register =
+            PgPoolOptions::new().max_connections(4).connect_with(connect_options(url)?).await.map_err(connect_err)?;
+        let (key_url, schema) = match key_store {
+            Some(k) if k.starts_with("postgres://") || k.starts_with("postgresql://") => (k, None),
+            Some(schema) => (url, Some(schema.to_owned())),
+            None => (url, Some(DEFAULT_KEY_SCHEMA.to_owned())),
+        };
+        if let Some(s) = &schema {
+            if !valid_schema(s) {
+                return Err(StoreError::Connect(format!("key_store schema `{s}`: use a-z, 0-9 and `_`")));
+            }
+            register.execute(format!("CREATE SCHEMA IF NOT EXISTS {s}").as_str()).await.map_err(connect_err)?;
+        }
+        let search_path = schema.clone();
+        let keys = PgPoolOptions::new()
+            .max_connections(4)
+            .after_connect(move |conn, _| {
+                let sp = search_path.clone();
+                Box::pin(async move {
+                    if let Some(s) = sp {
+                        conn.execute(format!("SET search_path TO {s}").as_str()).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(connect_options(key_url)?)
+            .await
+            .map_err(connect_err)?;
+        sqlx::migrate!("src/store/migrations/postgres")
+            .run(&register)
+            .await
+            .map_err(|e| StoreError::Migrate(e.to_string()))?;
+        sqlx::migrate!("src/store/migrations/postgres_keys")
+            .run(&keys)
+            .await
+            .map_err(|e| StoreError::Migrate(e.to_string()))?;
+        Ok(PgStore { register, keys })
+    }
+
+    pub async fn close(&self) {
+        self.register.close().await;
+        self.keys.close().await;
+    }
+}
+
+fn run_from_row(r: &sqlx::postgres::PgRow) -> Result<RunRecord, StoreError> {
+    let tenant: String = r.try_get("tenant")?;
+    let status: String = r.try_get("status")?;
+    Ok(RunRecord {
+        id: RunId::from_stored(r.try_get("id")?),
+        tenant: TenantId::parse(&tenant).map_err(StoreError::Database)?,
+        file_name: r.try_get("file_name")?,
+        sha256: r.try_get("sha256")?,
+        status: RunStatus::from_str(&status).map_err(StoreError::Database)?,
+        started_at: r.try_get("started_at")?,
+        finished_at: r.try_get("finished_at")?,
+        report: r.try_get("report")?,
+    })
+}
+
+const INSERT_RUN: &str = "INSERT INTO runs (id, tenant, file_name, sha256, status, started_at, finished_at, report) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
+async fn insert_run<'e, E: sqlx::Executor<'e, Database = Postgres>>(e: E, run: &RunRecord) -> Result<(), StoreError> {
+    sqlx::query(INSERT_RUN)
+        .bind(run.id.as_str())
+        .bind(run.tenant.as_str())
+        .bind(&run.file_name)
+        .bind(&run.sha256)
+        .bind(run.status.as_str())
+        .bind(&run.started_at)
+        .bind(&run.finished_at)
+        .bind(&run.report)
+        .execute(e)
+        .await?;
+    Ok(())
+}
+
+impl Store for PgStore {
+    type Apply = PgApply;
+
+    async fn tenant_key(&self, tenant: &TenantId) -> Result<Option<Vec<u8>>, StoreError> {
+        let row = sqlx::query("SELECT wrapped FROM tenant_keys WHERE tenant = $1")
+            .bind(tenant.as_str())
+            .fetch_optional(&self.keys)
+            .await?;
+        Ok(row.map(|r| r.try_get("wrapped")).transpose()?)
+    }
+
+    async fn put_tenant_key(&self, tenant: &TenantId, wrapped: &[u8], now: &str) -> Result<Vec<u8>, StoreError> {
+        sqlx::query(
+            "INSERT INTO tenant_keys (tenant, wrapped, created_at) VALUES ($1, $2, $3) ON CONFLICT (tenant) DO NOTHING",
+        )
+        .bind(tenant.as_str())
+        .bind(wrapped)
+        .bind(now)
+        .execute(&self.keys)
+        .await?;
+        self.tenant_key(tenant).await?.ok_or_else(|| StoreError::Database("tenant key vanished".into()))
+    }
+
+    async fn applied_run_by_hash(&self, tenant: &TenantId, sha256: &str) -> Result<Option<RunId>, StoreError> {
+        let row = sqlx::query("SELECT id FROM runs WHERE tenant = $1 AND sha256 = $2 AND status = 'applied'")
+            .bind(tenant.as_str())
+            .bind(sha256)
+            .fetch_optional(&self.register)
+            .await?;
+        Ok(row.map(|r| r.try_get::<String, _>("id")).transpose()?.map(RunId::from_stored))
+    }
+
+    async fn load_register(&self, tenant: &TenantId) -> Result<Register, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM employees WHERE tenant = $1")
+            .bind(tenant.as_str())
+            .fetch_one(&self.register)
+            .await?;
+        let mut register = Register::with_capacity(usize::try_from(n).unwrap_or(0));
+        let mut rows = sqlx::query("SELECT employee_id, fingerprint, ended FROM employees WHERE tenant = $1")
+            .bind(tenant.as_str())
+            .fetch(&self.register);
+        while let Some(r) = rows.try_next().await? {
+            let key: &str = r.try_get(0)?;
+            let fp: &[u8] = r.try_get(1)?;
+            let ended: bool = r.try_get(2)?;
+            let fp = fp.try_into().map_err(|_| StoreError::Database("malformed fingerprint".into()))?;
+            register.insert(EmployeeKey::new(key), fp, ended);
+        }
+        Ok(register)
+    }
+
+    async fn load_sealed(&self, tenant: &TenantId, keys: &[EmployeeKey]) -> Result<Vec<SealedPerson>, StoreError> {
+        let wanted: Vec<&str> = keys.iter().map(EmployeeKey::as_str).collect();
+        let rows = sqlx::query(
+            "SELECT employee_id, key_id, sealed FROM employees WHERE tenant = $1 AND employee_id = ANY($2)",
+        )
+        .bind(tenant.as_str())
+        .bind(&wanted)
+        .fetch_all(&self.register)
+        .await?;
+        let mut people = Vec::with_capacity(rows.len());
+        for r in rows {
+            people.push(SealedPerson {
+                key: EmployeeKey::new(r.try_get::<&str, _>(0)?),
+                key_id: r.try_get(1)?,
+                wrapped_key: Vec::new(),
+                sealed: r.try_get(2)?,
+            });
+        }
+        let ids: Vec<&[u8]> = people.iter().map(|p| p.key_id.as_slice()).collect();
+        let found: Vec<(Vec<u8>, Vec<u8>)> =
+            sqlx::query_as("SELECT key_id, wrapped FROM data_keys WHERE key_id = ANY($1)")
+                .bind(&ids)
+                .fetch_all(&self.keys)
+                .await?;
+        let found: std::collections::HashMap<Vec<u8>, Vec<u8>> = found.into_iter().collect();
+        for p in &mut people {
+            if let Some(w) = found.get(&p.key_id) {
+                p.wrapped_key = w.clone();
+            }
+        }
+        Ok(people)
+    }
+
+    async fn begin_apply(&self, tenant: &TenantId, run: &RunId) -> Result<PgApply, StoreError> {
+        let keys = self.keys.begin().await?;
+        let register = self.register.begin().await?;
+        Ok(PgApply { tenant: tenant.clone(), run: run.clone(), keys, register })
+    }
+
+    async fn record_run(&self, run: &RunRecord) -> Result<(), StoreError> {
+        insert_run(&self.register, run).await
+    }
+
+    async fn list_runs(&self, tenant: Option<&TenantId>, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM runs WHERE ($1::text IS NULL OR tenant = $1::text) ORDER BY started_at DESC, id LIMIT $2",
+        )
+        .bind(tenant.map(TenantId::as_str))
+        .bind(i64::from(limit))
+        .fetch_all(&self.register)
+        .await?;
+        rows.iter().map(run_from_row).collect()
+    }
+
+    async fn get_run(&self, id: &str) -> Result<Option<RunRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM runs WHERE id = $1").bind(id).fetch_optional(&self.register).await?;
+        row.as_ref().map(run_from_row).transpose()
+    }
+
+    async fn history(&self, tenant: &TenantId, key: &EmployeeKey) -> Result<Vec<HistoryEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT h.run_id, h.kind, h.fields, r.started_at FROM history h LEFT JOIN runs r ON r.id = h.run_id \
+             WHERE h.tenant = $1 AND h.employee_id = $2 ORDER BY r.started_at, h.seq",
+        )
+        .bind(tenant.as_str())
+        .bind(key.as_str())
+        .fetch_all(&self.register)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(HistoryEntry {
+                    run_id: r.try_get(0)?,
+                    kind: r.try_get(1)?,
+                    fields: r.try_get(2)?,
+                    run_started_at: r.try_get(3)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn table_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut out = Vec::new();
+        for t in ["runs", "employees", "history", "deletions", "quarantine"] {
+            let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {t}")).fetch_one(&self.register).await?;
+            out.push((t.to_owned(), n));
+        }
+        for t in ["tenant_keys", "data_keys"] {
+            let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {t}")).fetch_one(&self.keys).await?;
+            out.push((t.to_owned(), n));
+        }
+        Ok(out)
+    }
+}
+
+pub struct PgApply {
+    tenant: TenantId,
+    run: RunId,
+    keys: Transaction<'static, Postgres>,
+    register: Transaction<'static, Postgres>,
+}
+
+impl Apply for PgApply {
+    async fn write(&mut self, batch: &Batch) -> Result<(), StoreError> {
+        let (tenant, run) = (self.tenant.as_str(), self.run.as_str());
+        for chunk in batch.keys.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Postgres>::new("INSERT INTO data_keys (key_id, tenant, wrapped) ");
+            q.push_values(chunk, |mut b, k| {
+                b.push_bind(k.key_id.as_slice()).push_bind(tenant).push_bind(k.wrapped.as_slice());
+            });
+            q.build().execute(&mut *self.keys).await?;
+        }
+        for chunk in batch.people.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Postgres>::new(
+                "INSERT INTO employees (tenant, employee_id, key_id, fingerprint, ended, sealed, created_run, updated_run) ",
+            );
+            q.push_values(chunk, |mut b, p| {
+                b.push_bind(tenant)
+                    .push_bind(p.key.as_str())
+                    .push_bind(p.key_id.as_slice())
+                    .push_bind(p.fingerprint.as_slice())
+                    .push_bind(p.ended)
+                    .push_bind(p.sealed.as_slice())
+                    .push_bind(run)
+                    .push_bind(run);
+            });
+            q.push(
+                " ON CONFLICT (tenant, employee_id) DO UPDATE SET key_id = excluded.key_id, \
+                 fingerprint = excluded.fingerprint, ended = excluded.ended, sealed = excluded.sealed, \
+                 updated_run = excluded.updated_run",
+            );
+            q.build().execute(&mut *self.register).await?;
+
+            let mut h =
+                QueryBuilder::<Postgres>::new("INSERT INTO history (tenant, employee_id, run_id, kind, fields) ");
+            h.push_values(chunk, |mut b, p| {
+                b.push_bind(tenant)
+                    .push_bind(p.key.as_str())
+                    .push_bind(run)
+                    .push_bind(p.class.as_str())
+                    .push_bind(p.fields.join(","));
+            });
+            h.build().execute(&mut *self.register).await?;
+
+            let due: Vec<_> = chunk.iter().filter(|p| p.delete_on.is_some()).collect();
+            if !due.is_empty() {
+                let mut d =
+                    QueryBuilder::<Postgres>::new("INSERT INTO deletions (tenant, employee_id, due_on, run_id) ");
+                d.push_values(&due, |mut b, p| {
+                    b.push_bind(tenant).push_bind(p.key.as_str()).push_bind(p.delete_on.as_deref()).push_bind(run);
+                });
+                d.push(" ON CONFLICT (tenant, employee_id) DO UPDATE SET due_on = excluded.due_on, run_id = excluded.run_id");
+                d.build().execute(&mut *self.register).await?;
+            }
+            let cancel: Vec<&str> = chunk
+                .iter()
+                .filter(|p| p.delete_on.is_none() && p.class != Class::New)
+                .map(|p| p.key.as_str())
+                .collect();
+            if !cancel.is_empty() {
+                sqlx::query("DELETE FROM deletions WHERE tenant = $1 AND employee_id = ANY($2)")
+                    .bind(tenant)
+                    .bind(&cancel)
+                    .execute(&mut *self.register)
+                    .await?;
+            }
+        }
+        for chunk in batch.missing.chunks(CHUNK) {
+            let mut h =
+                QueryBuilder::<Postgres>::new("INSERT INTO history (tenant, employee_id, run_id, kind, fields) ");
+            h.push_values(chunk, |mut b, k| {
+                b.push_bind(tenant).push_bind(k.as_str()).push_bind(run).push_bind("missing").push_bind("");
+            });
+            h.build().execute(&mut *self.register).await?;
+        }
+        for chunk in batch.quarantine.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Postgres>::new(
+                "INSERT INTO quarantine (run_id, tenant, row_number, line, employee_id, errors, key_id, sealed) ",
+            );
+            q.push_values(chunk, |mut b, r| {
+                b.push_bind(run)
+                    .push_bind(tenant)
+                    .push_bind(i64::try_from(r.row).unwrap_or(i64::MAX))
+                    .push_bind(i64::try_from(r.line).unwrap_or(i64::MAX))
+                    .push_bind(r.key.as_ref().map(EmployeeKey::as_str))
+                    .push_bind(r.errors.as_str())
+                    .push_bind(r.key_id.as_slice())
+                    .push_bind(r.sealed.as_slice());
+            });
+            q.build().execute(&mut *self.register).await?;
+        }
+        Ok(())
+    }
+
+    async fn commit(mut self, run: &RunRecord) -> Result<(), StoreError> {
+        insert_run(&mut *self.register, run).await?;
+        self.keys.commit().await?;
+        self.register.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,371 @@
+//! The SQLite backend: the embedded default. The register and the key store are two database
+//! files, each in WAL mode with `synchronous=FULL` and `secure_delete=ON` on every connection.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use futures_util::TryStreamExt;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{ConnectOptions, QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
+
+use super::{Apply, Batch, HistoryEntry, RunRecord, RunStatus, SealedPerson, Store, StoreError};
+use crate::diff::Register;
+use crate::ids::{EmployeeKey, RunId, TenantId};
+
+/// Rows per multi-row statement; keeps binds far below SQLite's 32766-variable limit.
+const CHUNK: usize = 500;
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    register: SqlitePool,
+    keys: SqlitePool,
+}
+
+fn options(path: &Path) -> SqliteConnectOptions {
+    SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(Duration::from_secs(30))
+        .foreign_keys(true)
+        // Deleted personal data is overwritten in the file, not left in free pages.
+        .pragma("secure_delete", "ON")
+        .pragma("cache_size", "-65536")
+        .disable_statement_logging()
+}
+
+/// `sqlite:PATH` (or `sqlite://PATH`) → PATH.
+pub fn path_from_url(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = rest.split('?').next().unwrap_or(rest);
+    (!rest.is_empty()).then(|| PathBuf::from(rest))
+}
+
+/// The key store's file beside the register: `hrfeed.db` → `hrfeed.keys.db`.
+pub fn default_key_path(register: &Path) -> PathBuf {
+    let stem = register.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "hrfeed".into());
+    register.with_file_name(format!("{stem}.keys.db"))
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) both databases and runs their migrations.
+    pub async fn open(register: &Path, keys: &Path) -> Result<SqliteStore, StoreError> {
+        for p in [register, keys] {
+            if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| StoreError::Connect(format!("{}: {e}", dir.display())))?;
+            }
+        }
+        let pool = |p: &Path| SqlitePoolOptions::new().max_connections(4).connect_lazy_with(options(p));
+        let store = SqliteStore { register: pool(register), keys: pool(keys) };
+        sqlx::migrate!("src/store/migrations/sqlite")
+            .run(&store.register)
+            .await
+            .map_err(|e| StoreError::Migrate(e.to_string()))?;
+        sqlx::migrate!("src/store/migrations/sqlite_keys")
+            .run(&store.keys)
+            .await
+            .map_err(|e| StoreError::Migrate(e.to_string()))?;
+        Ok(store)
+    }
+
+    /// Opens from a `sqlite:` URL; the key store sits beside the register unless given.
+    pub async fn open_url(url: &str, key_url: Option<&str>) -> Result<SqliteStore, StoreError> {
+        let register = path_from_url(url).ok_or_else(|| StoreError::Connect(format!("not a sqlite: URL: {url}")))?;
+        let keys = match key_url {
+            Some(k) => path_from_url(k).ok_or_else(|| StoreError::Connect(format!("not a sqlite: URL: {k}")))?,
+            None => default_key_path(&register),
+        };
+        SqliteStore::open(&register, &keys).await
+    }
+
+    pub async fn close(&self) {
+        self.register.close().await;
+        self.keys.close().await;
+    }
+}
+
+fn run_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<RunRecord, StoreError> {
+    let tenant: String = r.try_get("tenant")?;
+    let status: String = r.try_get("status")?;
+    Ok(RunRecord {
+        id: RunId::from_stored(r.try_get("id")?),
+        tenant: TenantId::parse(&tenant).map_err(StoreError::Database)?,
+        file_name: r.try_get("file_name")?,
+        sha256: r.try_get("sha256")?,
+        status: RunStatus::parse(&status).ok_or_else(|| StoreError::Database("unknown run status".into()))?,
+        started_at: r.try_get("started_at")?,
+        finished_at: r.try_get("finished_at")?,
+        report: r.try_get("report")?,
+    })
+}
+
+const INSERT_RUN: &str = "INSERT INTO runs (id, tenant, file_name, sha256, status, started_at, finished_at, report) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
+async fn insert_run<'e, E: sqlx::Executor<'e, Database = Sqlite>>(e: E, run: &RunRecord) -> Result<(), StoreError> {
+    sqlx::query(INSERT_RUN)
+        .bind(run.id.as_str())
+        .bind(run.tenant.as_str())
+        .bind(&run.file_name)
+        .bind(&run.sha256)
+        .bind(run.status.as_str())
+        .bind(&run.started_at)
+        .bind(&run.finished_at)
+        .bind(&run.report)
+        .execute(e)
+        .await?;
+    Ok(())
+}
+
+impl Store for SqliteStore {
+    type Apply = SqliteApply;
+
+    async fn tenant_key(&self, tenant: &TenantId) -> Result<Option<Vec<u8>>, StoreError> {
+        let row = sqlx::query("SELECT wrapped FROM tenant_keys WHERE tenant = $1")
+            .bind(tenant.as_str())
+            .fetch_optional(&self.keys)
+            .await?;
+        Ok(row.map(|r| r.try_get("wrapped")).transpose()?)
+    }
+
+    async fn put_tenant_key(&self, tenant: &TenantId, wrapped: &[u8], now: &str) -> Result<Vec<u8>, StoreError> {
+        sqlx::query(
+            "INSERT INTO tenant_keys (tenant, wrapped, created_at) VALUES ($1, $2, $3) ON CONFLICT (tenant) DO NOTHING",
+        )
+        .bind(tenant.as_str())
+        .bind(wrapped)
+        .bind(now)
+        .execute(&self.keys)
+        .await?;
+        self.tenant_key(tenant).await?.ok_or_else(|| StoreError::Database("tenant key vanished".into()))
+    }
+
+    async fn applied_run_by_hash(&self, tenant: &TenantId, sha256: &str) -> Result<Option<RunId>, StoreError> {
+        let row = sqlx::query("SELECT id FROM runs WHERE tenant = $1 AND sha256 = $2 AND status = 'applied'")
+            .bind(tenant.as_str())
+            .bind(sha256)
+            .fetch_optional(&self.register)
+            .await?;
+        Ok(row.map(|r| r.try_get::<String, _>("id")).transpose()?.map(RunId::from_stored))
+    }
+
+    async fn load_register(&self, tenant: &TenantId) -> Result<Register, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM employees WHERE tenant = $1")
+            .bind(tenant.as_str())
+            .fetch_one(&self.register)
+            .await?;
+        let mut register = Register::with_capacity(usize::try_from(n).unwrap_or(0));
+        let mut rows = sqlx::query("SELECT employee_id, fingerprint, ended FROM employees WHERE tenant = $1")
+            .bind(tenant.as_str())
+            .fetch(&self.register);
+        while let Some(r) = rows.try_next().await? {
+            let key: &str = r.try_get(0)?;
+            let fp: &[u8] = r.try_get(1)?;
+            let ended: bool = r.try_get(2)?;
+            let fp = fp.try_into().map_err(|_| StoreError::Database("malformed fingerprint".into()))?;
+            register.insert(EmployeeKey::new(key), fp, ended);
+        }
+        Ok(register)
+    }
+
+    async fn load_sealed(&self, tenant: &TenantId, keys: &[EmployeeKey]) -> Result<Vec<SealedPerson>, StoreError> {
+        let mut people = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(CHUNK) {
+            let mut q =
+                QueryBuilder::<Sqlite>::new("SELECT employee_id, key_id, sealed FROM employees WHERE tenant = ");
+            q.push_bind(tenant.as_str()).push(" AND employee_id IN (");
+            let mut sep = q.separated(", ");
+            for k in chunk {
+                sep.push_bind(k.as_str());
+            }
+            q.push(")");
+            for r in q.build().fetch_all(&self.register).await? {
+                people.push(SealedPerson {
+                    key: EmployeeKey::new(r.try_get::<&str, _>(0)?),
+                    key_id: r.try_get(1)?,
+                    wrapped_key: Vec::new(),
+                    sealed: r.try_get(2)?,
+                });
+            }
+        }
+        for chunk in people.chunks_mut(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new("SELECT key_id, wrapped FROM data_keys WHERE key_id IN (");
+            let mut sep = q.separated(", ");
+            for p in chunk.iter() {
+                sep.push_bind(p.key_id.as_slice());
+            }
+            q.push(")");
+            let found: Vec<(Vec<u8>, Vec<u8>)> = q.build_query_as().fetch_all(&self.keys).await?;
+            for p in chunk.iter_mut() {
+                if let Some((_, w)) = found.iter().find(|(id, _)| *id == p.key_id) {
+                    p.wrapped_key = w.clone();
+                }
+            }
+        }
+        Ok(people)
+    }
+
+    async fn begin_apply(&self, tenant: &TenantId, run: &RunId) -> Result<SqliteApply, StoreError> {
+        // The key store's transaction starts first and commits first (see `Apply::commit`).
+        let keys = self.keys.begin().await?;
+        let register = self.register.begin().await?;
+        Ok(SqliteApply { tenant: tenant.clone(), run: run.clone(), keys, register })
+    }
+
+    async fn record_run(&self, run: &RunRecord) -> Result<(), StoreError> {
+        insert_run(&self.register, run).await
+    }
+
+    async fn list_runs(&self, tenant: Option<&TenantId>, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
+        let rows =
+            sqlx::query("SELECT * FROM runs WHERE ($1 IS NULL OR tenant = $1) ORDER BY started_at DESC, id LIMIT $2")
+                .bind(tenant.map(TenantId::as_str))
+                .bind(i64::from(limit))
+                .fetch_all(&self.register)
+                .await?;
+        rows.iter().map(run_from_row).collect()
+    }
+
+    async fn get_run(&self, id: &str) -> Result<Option<RunRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM runs WHERE id = $1").bind(id).fetch_optional(&self.register).await?;
+        row.as_ref().map(run_from_row).transpose()
+    }
+
+    async fn history(&self, tenant: &TenantId, key: &EmployeeKey) -> Result<Vec<HistoryEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT h.run_id, h.kind, h.fields, r.started_at FROM history h LEFT JOIN runs r ON r.id = h.run_id \
+             WHERE h.tenant = $1 AND h.employee_id = $2 ORDER BY r.started_at, h.rowid",
+        )
+        .bind(tenant.as_str())
+        .bind(key.as_str())
+        .fetch_all(&self.register)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(HistoryEntry {
+                    run_id: r.try_get(0)?,
+                    kind: r.try_get(1)?,
+                    fields: r.try_get(2)?,
+                    run_started_at: r.try_get(3)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn table_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let mut out = Vec::new();
+        for t in ["runs", "employees", "history", "deletions", "quarantine"] {
+            let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {t}")).fetch_one(&self.register).await?;
+            out.push((t.to_owned(), n));
+        }
+        for t in ["tenant_keys", "data_keys"] {
+            let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {t}")).fetch_one(&self.keys).await?;
+            out.push((t.to_owned(), n));
+        }
+        Ok(out)
+    }
+}
+
+pub struct SqliteApply {
+    tenant: TenantId,
+    run: RunId,
+    keys: Transaction<'static, Sqlite>,
+    register: Transaction<'static, Sqlite>,
+}
+
+impl Apply for SqliteApply {
+    async fn write(&mut self, batch: &Batch) -> Result<(), StoreError> {
+        let (tenant, run) = (self.tenant.as_str(), self.run.as_str());
+        for chunk in batch.keys.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO data_keys (key_id, tenant, wrapped) ");
+            q.push_values(chunk, |mut b, k| {
+                b.push_bind(k.key_id.as_slice()).push_bind(tenant).push_bind(k.wrapped.as_slice());
+            });
+            q.build().execute(&mut *self.keys).await?;
+        }
+        for chunk in batch.people.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO employees (tenant, employee_id, key_id, fingerprint, ended, sealed, created_run, updated_run) ",
+            );
+            q.push_values(chunk, |mut b, p| {
+                b.push_bind(tenant)
+                    .push_bind(p.key.as_str())
+                    .push_bind(p.key_id.as_slice())
+                    .push_bind(p.fingerprint.as_slice())
+                    .push_bind(p.ended)
+                    .push_bind(p.sealed.as_slice())
+                    .push_bind(run)
+                    .push_bind(run);
+            });
+            q.push(
+                " ON CONFLICT (tenant, employee_id) DO UPDATE SET key_id = excluded.key_id, \
+                 fingerprint = excluded.fingerprint, ended = excluded.ended, sealed = excluded.sealed, \
+                 updated_run = excluded.updated_run",
+            );
+            q.build().execute(&mut *self.register).await?;
+
+            let mut h = QueryBuilder::<Sqlite>::new("INSERT INTO history (tenant, employee_id, run_id, kind, fields) ");
+            h.push_values(chunk, |mut b, p| {
+                b.push_bind(tenant)
+                    .push_bind(p.key.as_str())
+                    .push_bind(run)
+                    .push_bind(p.class.as_str())
+                    .push_bind(p.fields.join(","));
+            });
+            h.build().execute(&mut *self.register).await?;
+
+            let (due, cancel): (Vec<_>, Vec<_>) = chunk.iter().partition(|p| p.delete_on.is_some());
+            if !due.is_empty() {
+                let mut d = QueryBuilder::<Sqlite>::new("INSERT INTO deletions (tenant, employee_id, due_on, run_id) ");
+                d.push_values(&due, |mut b, p| {
+                    b.push_bind(tenant).push_bind(p.key.as_str()).push_bind(p.delete_on.as_deref()).push_bind(run);
+                });
+                d.push(" ON CONFLICT (tenant, employee_id) DO UPDATE SET due_on = excluded.due_on, run_id = excluded.run_id");
+                d.build().execute(&mut *self.register).await?;
+            }
+            let cancel: Vec<_> = cancel.into_iter().filter(|p| p.class != crate::diff::Class::New).collect();
+            if !cancel.is_empty() {
+                let mut d = QueryBuilder::<Sqlite>::new("DELETE FROM deletions WHERE tenant = ");
+                d.push_bind(tenant).push(" AND employee_id IN (");
+                let mut sep = d.separated(", ");
+                for p in &cancel {
+                    sep.push_bind(p.key.as_str());
+                }
+                d.push(")");
+                d.build().execute(&mut *self.register).await?;
+            }
+        }
+        for chunk in batch.missing.chunks(CHUNK) {
+            let mut h = QueryBuilder::<Sqlite>::new("INSERT INTO history (tenant, employee_id, run_id, kind, fields) ");
+            h.push_values(chunk, |mut b, k| {
+                b.push_bind(tenant).push_bind(k.as_str()).push_bind(run).push_bind("missing").push_bind("");
+            });
+            h.build().execute(&mut *self.register).await?;
+        }
+        for chunk in batch.quarantine.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO quarantine (run_id, tenant, row_number, line, employee_id, errors, key_id, sealed) ",
+            );
+            q.push_values(chunk, |mut b, r| {
+                b.push_bind(run)
+                    .push_bind(tenant)
+                    .push_bind(i64::try_from(r.row).unwrap_or(i64::MAX))
+                    .push_bind(i64::try_from(r.line).unwrap_or(i64::MAX))
+                    .push_bind(r.key.as_ref().map(EmployeeKey::as_str))
+                    .push_bind(r.errors.as_str())
+                    .push_bind(r.key_id.as_slice())
+                    .push_bind(r.sealed.as_slice());
+            });
+            q.build().execute(&mut *self.register).await?;
+        }
+        Ok(())
+    }
+
+    async fn commit(mut self, run: &RunRecord) -> Result<(), StoreError> {
+        insert_run(&mut *self.register, run).await?;
+        self.keys.commit().await?;
+        self.register.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,264 @@
+//! Validate and minimise: turns a read record into a `Row` of normalised mapped values, or a
+//! `Rejected` row carrying every rule it broke. Nothing after this step sees an unmapped column.
+
+pub mod rule;
+pub mod sensitive;
+pub mod types;
+
+use chrono::NaiveDate;
+
+pub use rule::Rule;
+
+use crate::ids::EmployeeKey;
+use crate::mapping::{Case, DataClass, Field, FieldType, Mapping};
+use crate::read::{Header, Record, normalise_header};
+use crate::value::Value;
+
+/// A valid, minimised row: only mapped fields, normalised. There is no slot for an unmapped column.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub row: u64,
+    pub line: u64,
+    pub key: EmployeeKey,
+    /// One entry per mapping field, in mapping order; `None` = empty.
+    pub values: Vec<Option<Value>>,
+}
+
+/// A row that broke at least one rule. Keeps its mapped values (for quarantine) and every error.
+#[derive(Debug, Clone)]
+pub struct Rejected {
+    pub row: u64,
+    pub line: u64,
+    /// The key, when the key field itself was valid: such a person is present, not missing.
+    pub key: Option<EmployeeKey>,
+    pub errors: Vec<CellError>,
+    pub values: Vec<Option<Value>>,
+}
+
+/// One broken rule: which field (index into the mapping's fields) and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CellError {
+    pub field: usize,
+    pub rule: Rule,
+}
+
+/// Why a file cannot be validated at all.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("missing key column `{column}` (field `{field}`): the file cannot be matched to the register")]
+    MissingKeyColumn { column: String, field: String },
+    #[error("missing required column `{column}` (field `{field}`)")]
+    MissingRequiredColumn { column: String, field: String },
+}
+
+/// Where each field's cell sits in this file, and what the file holds that the mapping does not.
+#[derive(Debug)]
+pub struct Plan {
+    /// Per mapping field: the file column index, if the file has it.
+    pub columns: Vec<Option<usize>>,
+    /// Per mapping field: the column name as the file writes it (or the mapping's, if absent).
+    pub column_names: Vec<String>,
+    /// Unmapped columns, dropped here: (file index, name as written).
+    pub dropped: Vec<(usize, String)>,
+    /// Optional mapped fields whose column the file lacks (treated as empty).
+    pub missing_optional: Vec<String>,
+    /// Per dropped column: its name reveals a sensitive category.
+    sensitive_name: Vec<bool>,
+}
+
+impl Plan {
+    /// Matches the header to the mapping's fields by normalised name and aliases.
+    pub fn new(header: &Header, mapping: &Mapping) -> Result<Plan, PlanError> {
+        let normalised: Vec<String> = header.columns.iter().map(|c| normalise_header(c)).collect();
+        let mut columns = Vec::with_capacity(mapping.fields.len());
+        let mut column_names = Vec::with_capacity(mapping.fields.len());
+        let mut missing_optional = Vec::new();
+        for (i, field) in mapping.fields.iter().enumerate() {
+            let at = field.columns.iter().find_map(|c| normalised.iter().position(|n| n == c));
+            match at {
+                Some(idx) => column_names.push(header.columns[idx].clone()),
+                None if i == mapping.key => {
+                    return Err(PlanError::MissingKeyColumn {
+                        column: field.column.clone(),
+                        field: field.name.clone(),
+                    });
+                }
+                None if field.required => {
+                    return Err(PlanError::MissingRequiredColumn {
+                        column: field.column.clone(),
+                        field: field.name.clone(),
+                    });
+                }
+                None => {
+                    missing_optional.push(field.name.clone());
+                    column_names.push(field.column.clone());
+                }
+            }
+            columns.push(at);
+        }
+        let dropped: Vec<(usize, String)> = (0..header.columns.len())
+            .filter(|i| !columns.contains(&Some(*i)))
+            .map(|i| (i, header.columns[i].clone()))
+            .collect();
+        let sensitive_name = dropped
+            .iter()
+            .map(|(_, n)| sensitive::column_category(&normalise_header(n), &mapping.sensitive_words).is_some())
+            .collect();
+        Ok(Plan { columns, column_names, dropped, missing_optional, sensitive_name })
+    }
+
+    /// Dropped columns whose name, or (once seen, per `flags`) content, is sensitive: refused.
+    pub fn refused(&self, content_flags: &[bool]) -> Vec<String> {
+        self.dropped
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.sensitive_name[*i] || content_flags.get(*i).copied().unwrap_or(false))
+            .map(|(_, (_, n))| n.clone())
+            .collect()
+    }
+
+    /// Marks dropped columns of `record` holding an identity-number-like value; each column is
+    /// looked at only until it is first flagged, and its content goes nowhere.
+    pub fn scan_dropped(&self, record: &Record, flags: &mut Vec<bool>) {
+        flags.resize(self.dropped.len(), false);
+        for (i, (col, _)) in self.dropped.iter().enumerate() {
+            if !flags[i] && !self.sensitive_name[i] {
+                let cell = record.cells.get(*col).unwrap_or("");
+                flags[i] = !cell.is_empty() && sensitive::text_holds_identity_number(cell);
+            }
+        }
+    }
+}
+
+/// Facts about this run that rules need: today's date (identity-number centuries) and whether
+/// the file is a workbook (Excel serial dates).
+#[derive(Debug, Clone, Copy)]
+pub struct Context {
+    pub today: NaiveDate,
+    pub workbook: bool,
+}
+
+/// Validates and minimises one record.
+pub fn validate(record: &Record, plan: &Plan, mapping: &Mapping, ctx: Context) -> Result<Row, Rejected> {
+    let mut values: Vec<Option<Value>> = Vec::with_capacity(mapping.fields.len());
+    let mut errors = Vec::new();
+    for (i, field) in mapping.fields.iter().enumerate() {
+        let cell = match plan.columns[i] {
+            Some(c) if record.invalid_text_at == Some(c) => {
+                errors.push(CellError { field: i, rule: Rule::Encoding });
+                values.push(None);
+                continue;
+            }
+            Some(c) => record.cells.get(c).unwrap_or(""),
+            None => "",
+        };
+        match check_field(cell, field, ctx) {
+            Ok(v) => values.push(v),
+            Err(rules) => {
+                errors.extend(rules.into_iter().map(|rule| CellError { field: i, rule }));
+                values.push(None);
+            }
+        }
+    }
+    for (i, field) in mapping.fields.iter().enumerate() {
+        if let (Some(before), Some(Some(this))) = (field.not_before, values.get(i))
+            && let Some(Some(other)) = values.get(before)
+            && this.expose() < other.expose()
+        {
+            errors.push(CellError { field: i, rule: Rule::DateOrder });
+        }
+    }
+    let key_ok = !errors.iter().any(|e| e.field == mapping.key);
+    let key = values[mapping.key].as_ref().filter(|_| key_ok).map(|v| EmployeeKey::new(v.expose()));
+    match key {
+        Some(key) if errors.is_empty() => Ok(Row { row: record.row, line: record.line, key, values }),
+        key => {
+            // Quarantine keeps the mapped cells as written (trimmed), so a steward can fix them;
+            // unmapped columns are not there to keep.
+            let values = plan
+                .columns
+                .iter()
+                .map(|c| c.and_then(|c| record.cells.get(c)).map(str::trim).filter(|s| !s.is_empty()).map(Value::new))
+                .collect();
+            if key.is_none() && errors.is_empty() {
+                errors.push(CellError { field: mapping.key, rule: Rule::Required });
+            }
+            Err(Rejected { row: record.row, line: record.line, key, errors, values })
+        }
+    }
+}
+
+/// Checks one cell against one field's rules; `Ok(None)` for an allowed empty cell.
+fn check_field(cell: &str, field: &Field, ctx: Context) -> Result<Option<Value>, Vec<Rule>> {
+    let text = if field.trim { cell.trim() } else { cell };
+    if text.is_empty() {
+        return if field.required { Err(vec![Rule::Required]) } else { Ok(None) };
+    }
+    let cased;
+    let text = match field.case {
+        None => text,
+        Some(Case::Lower) => {
+            cased = text.to_lowercase();
+            cased.as_str()
+        }
+        Some(Case::Upper) => {
+            cased = text.to_uppercase();
+            cased.as_str()
+        }
+    };
+    let one = |r: Rule| vec![r];
+    let normalised: String = match &field.kind {
+        FieldType::String => {
+            if !field.class.needs_purpose()
+                && field.class != DataClass::Identifier
+                && sensitive::text_holds_identity_number(text)
+            {
+                return Err(one(Rule::SensitiveWithoutPurpose));
+            }
+            text.to_owned()
+        }
+        FieldType::Integer => {
+            let n = types::integer(text).map_err(one)?;
+            in_range(rust_decimal::Decimal::from(n), field)?;
+            n.to_string()
+        }
+        FieldType::Decimal => {
+            let d = types::decimal(text).map_err(one)?;
+            in_range(d, field)?;
+            d.normalize().to_string()
+        }
+        FieldType::Date { formats, excel_serial } => {
+            types::date(text, formats, *excel_serial && ctx.workbook).map_err(one)?.format("%Y-%m-%d").to_string()
+        }
+        FieldType::Bool => types::boolean(text).map_err(one)?.to_string(),
+        FieldType::Email => types::email(text).map_err(one)?,
+        FieldType::Phone { country_code } => types::phone(text, country_code).map_err(one)?,
+        FieldType::Personnummer { allow_interim } => {
+            types::personnummer(text, ctx.today, *allow_interim).map_err(one)?
+        }
+        FieldType::Enum { values } => {
+            match values.iter().find(|v| v.eq_ignore_ascii_case(text) || v.to_lowercase() == text.to_lowercase()) {
+                Some(v) => v.clone(),
+                None => return Err(one(Rule::Enum)),
+            }
+        }
+    };
+    let mut broken = Vec::new();
+    let chars = normalised.chars().count();
+    if field.min_length.is_some_and(|m| chars < m) {
+        broken.push(Rule::MinLength);
+    }
+    if field.max_length.is_some_and(|m| chars > m) {
+        broken.push(Rule::MaxLength);
+    }
+    if field.pattern.as_ref().is_some_and(|p| !p.is_match(&normalised)) {
+        broken.push(Rule::Pattern);
+    }
+    if broken.is_empty() { Ok(Some(Value::new(normalised))) } else { Err(broken) }
+}
+
+fn in_range(d: rust_decimal::Decimal, field: &Field) -> Result<(), Vec<Rule>> {
+    let below = field.min.is_some_and(|m| d < m);
+    let above = field.max.is_some_and(|m| d > m);
+    if below || above { Err(vec![Rule::Range]) } else { Ok(()) }
+}
