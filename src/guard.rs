@@ -34,6 +34,7 @@ pub fn guard(counts: &Counts, active: usize, mode: FileMode, policy: &Policy) ->
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

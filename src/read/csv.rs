@@ -23,7 +23,8 @@ const MAX_CELLS: usize = 10_000;
 /// A CSV file positioned after its header.
 pub struct CsvRecords {
     reader: ::csv::Reader<Scanner<Box<dyn Read + Send>>>,
-    raw: ::csv::ByteRecord,
+    /// The record being read; lent to the caller's `Record` on the fast path (see `next_into`).
+    raw: Option<::csv::ByteRecord>,
     cell_text: CellText,
     encoding: &'static str,
     scratch: String,
@@ -51,7 +52,7 @@ impl CsvRecords {
             .from_reader(scanner);
         let mut records = CsvRecords {
             reader,
-            raw: ::csv::ByteRecord::new(),
+            raw: Some(::csv::ByteRecord::new()),
             cell_text: source.cells,
             encoding: source.name,
             scratch: String::new(),
@@ -85,15 +86,39 @@ impl CsvRecords {
         record.row = self.row;
         record.line = line;
         record.invalid_text_at = None;
-        record.cells.clear();
 
-        let found = self.raw.len();
-        let extra_filled = self.raw.iter().skip(self.columns).any(|c| !is_blank(c));
-        if found < self.columns || extra_filled {
+        let raw = self.raw.take().unwrap_or_default();
+        let found = raw.len();
+        if found < self.columns || (found > self.columns && !raw.iter().skip(self.columns).all(is_blank)) {
+            self.raw = Some(raw);
             return Err(ReadError::Ragged { row: self.row, line, expected: self.columns, found });
         }
-        for (i, bytes) in self.raw.iter().take(self.columns).enumerate() {
+        // The fast path: the whole record is valid text as it stands, so it becomes the caller's
+        // record by swapping buffers; the caller's old buffer is read into next time.
+        if self.cell_text == CellText::Utf8 || raw.as_slice().is_ascii() {
+            match ::csv::StringRecord::from_byte_record(raw) {
+                Ok(mut cells) => {
+                    cells.truncate(self.columns);
+                    std::mem::swap(&mut record.cells, &mut cells);
+                    self.raw = Some(cells.into_byte_record());
+                    return Ok(true);
+                }
+                Err(error) => self.raw = Some(error.into_byte_record()),
+            }
+        } else {
+            self.raw = Some(raw);
+        }
+        self.decode_cells(record, line)?;
+        Ok(true)
+    }
+
+    /// The slow path: decodes cell by cell, marking cells that are not valid text.
+    fn decode_cells(&mut self, record: &mut Record, line: u64) -> Result<(), ReadError> {
+        record.cells.clear();
+        let Some(raw) = &self.raw else { return Ok(()) };
+        for (i, bytes) in raw.iter().take(self.columns).enumerate() {
             match encoding::cell_text(self.cell_text, bytes, &mut self.scratch) {
+                // Windows-1252 grows when decoded; the scanner limited the raw bytes.
                 Some(text) if text.len() > self.max_field_bytes => {
                     return Err(ReadError::FieldTooLarge { line, limit: self.max_field_bytes });
                 }
@@ -104,7 +129,7 @@ impl CsvRecords {
                 }
             }
         }
-        Ok(true)
+        Ok(())
     }
 
     /// (bytes read, file size).
@@ -122,6 +147,7 @@ impl CsvRecords {
             let cells: Vec<Option<String>> = self
                 .raw
                 .iter()
+                .flatten()
                 .map(|b| encoding::cell_text(self.cell_text, b, &mut scratch).map(str::to_owned))
                 .collect();
             if search.offer(line, cells.iter().map(Option::as_deref))? == Verdict::Skip {
@@ -138,7 +164,7 @@ impl CsvRecords {
     /// The next record with a non-blank cell, left in `self.raw`; its line.
     fn next_non_blank(&mut self) -> Result<Option<u64>, ReadError> {
         while let Some(line) = self.next_raw()? {
-            if !self.raw.iter().all(is_blank) {
+            if !self.raw.iter().flatten().all(is_blank) {
                 return Ok(Some(line));
             }
         }
@@ -147,9 +173,10 @@ impl CsvRecords {
 
     /// The next record into `self.raw`; the physical line it starts on.
     fn next_raw(&mut self) -> Result<Option<u64>, ReadError> {
-        match self.reader.read_byte_record(&mut self.raw) {
+        let raw = self.raw.get_or_insert_with(::csv::ByteRecord::new);
+        match self.reader.read_byte_record(raw) {
             Ok(true) => {
-                let fallback = self.raw.position().map_or(0, ::csv::Position::line);
+                let fallback = raw.position().map_or(0, ::csv::Position::line);
                 Ok(Some(self.reader.get_mut().starts.pop_front().unwrap_or(fallback)))
             }
             Ok(false) => Ok(None),
@@ -238,7 +265,20 @@ impl<R: Read> Scanner<R> {
 
     fn scan(&mut self, bytes: &[u8]) {
         let (mut state, mut line, mut field, mut cells) = (self.state, self.line, self.field_bytes, self.cells);
-        for &b in bytes {
+        let mut i = 0;
+        while i < bytes.len() {
+            // Most bytes are ordinary bytes inside a cell: skip the run in one tight loop.
+            if matches!(state, State::InField | State::InQuoted) {
+                let rest = &bytes[i..];
+                let run = rest.iter().position(|&b| self.classes[usize::from(b)] != OTHER).unwrap_or(rest.len());
+                (i, field) = (i + run, field + run);
+                if field > self.max_field_bytes {
+                    self.fault = Some(ReadError::FieldTooLarge { line: self.record_line, limit: self.max_field_bytes });
+                    return;
+                }
+            }
+            let Some(&b) = bytes.get(i) else { break };
+            i += 1;
             let class = self.classes[usize::from(b)];
             if state == State::StartRecord {
                 if class == TERMINATOR {
@@ -557,6 +597,34 @@ mod tests {
             let text = write_csv(&rows, delimiter);
             let (header, _) = read_all(text.as_bytes(), &ReadOptions::default()).unwrap();
             prop_assert_eq!(header.detected.delimiter, delimiter);
+        }
+
+        #[test]
+        fn lines_follow_quoted_newlines_and_blank_lines(
+            rows in prop::collection::vec((prop::collection::vec("[a-z\r\n\" ]{0,6}", 2), 0usize..3), 1..15),
+            crlf in any::<bool>(),
+        ) {
+            let terminator = if crlf { ::csv::Terminator::CRLF } else { ::csv::Terminator::Any(b'\n') };
+            let blank = if crlf { "\r\n" } else { "\n" };
+            let mut text = String::from("id;note");
+            text.push_str(blank);
+            let mut expected = Vec::new();
+            for (cells, blanks) in &rows {
+                text.push_str(&blank.repeat(*blanks));
+                let mut writer = ::csv::WriterBuilder::new()
+                    .delimiter(b';')
+                    .terminator(terminator)
+                    .quote_style(::csv::QuoteStyle::Necessary)
+                    .from_writer(Vec::new());
+                let cells = [format!("k{}", cells[0]), cells[1].clone()];
+                writer.write_record(&cells).unwrap();
+                let line = 1 + text.matches('\n').count() as u64;
+                expected.push((line, cells.to_vec()));
+                text.push_str(&String::from_utf8(writer.into_inner().unwrap()).unwrap());
+            }
+            let (_, got) = read_all(text.as_bytes(), &ReadOptions::default()).unwrap();
+            let got: Vec<(u64, Vec<String>)> = got.into_iter().map(|r| (r.1, r.2)).collect();
+            prop_assert_eq!(got, expected);
         }
 
         #[test]

@@ -60,6 +60,10 @@ enum Content {
 fn content(path: &Path) -> Result<Content, ReadError> {
     let mut magic = Vec::with_capacity(8);
     File::open(path)?.take(8).read_to_end(&mut magic)?;
+    if magic.is_empty() {
+        // Empty, whatever its name says.
+        return Err(ReadError::Empty);
+    }
     if magic.starts_with(ZIP_MAGIC) {
         return Ok(zip_content(path));
     }

@@ -29,6 +29,7 @@ pub struct SheetRecords {
     next: usize,
     columns: usize,
     row: u64,
+    max_field_bytes: usize,
     scratch: String,
 }
 
@@ -41,7 +42,15 @@ impl SheetRecords {
             Err(_) => return Err(workbook_error(format, "the reader crashed on this file")),
         };
         let first_line = range.start().map_or(1, |(row, _)| u64::from(row) + 1);
-        let mut records = SheetRecords { range, first_line, next: 0, columns: 0, row: 0, scratch: String::new() };
+        let mut records = SheetRecords {
+            range,
+            first_line,
+            next: 0,
+            columns: 0,
+            row: 0,
+            max_field_bytes: options.max_field_bytes,
+            scratch: String::new(),
+        };
         let (columns, line) = records.read_header(options)?;
         records.columns = columns.len();
         if !records.has_data_row() {
@@ -80,6 +89,9 @@ impl SheetRecords {
             let cell = self.range.get((r, c)).unwrap_or(&Data::Empty);
             if !cell_text(cell, &mut self.scratch) {
                 record.invalid_text_at.get_or_insert(c);
+            }
+            if self.scratch.len() > self.max_field_bytes {
+                return Err(ReadError::FieldTooLarge { line: record.line, limit: self.max_field_bytes });
             }
             record.cells.push_field(&self.scratch);
         }
@@ -420,6 +432,16 @@ mod tests {
         assert!(matches!(read_all(encrypted.path(), &hints()), Err(ReadError::Encrypted)));
         let explicit = ReadOptions { format: FormatChoice::Xlsx, ..hints() };
         assert!(matches!(read_all(encrypted.path(), &explicit), Err(ReadError::Encrypted)));
+    }
+
+    #[test]
+    fn limits_and_empty_files() {
+        let f = write(&xlsx(false), ".xlsx");
+        let options = ReadOptions { max_field_bytes: 5, ..hints() };
+        let error = read_all(f.path(), &options).map(|_| ()).unwrap_err();
+        assert!(matches!(error, ReadError::FieldTooLarge { line: 2, limit: 5 }), "{error:?}");
+        let empty = write(b"", ".xlsx");
+        assert!(matches!(read_all(empty.path(), &hints()), Err(ReadError::Empty)));
     }
 
     #[test]

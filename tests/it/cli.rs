@@ -1,0 +1,171 @@
+//! The command line as a user meets it: init, mapping check, exit codes, runs and employees.
+
+use crate::support::{BIN, Backend, Workspace, fixtures};
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn init_makes_a_working_setup_with_a_private_master_key() {
+    let Some(ws) = Workspace::new(Backend::Sqlite) else { return };
+    for p in ["hrfeed.toml", "mappings/acme.toml", "mappings/README.md", "inbox/acme", "data/master.key"] {
+        assert!(ws.path().join(p).exists(), "{p} missing");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(ws.path().join("data/master.key")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let again = ws.run(&["init"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(stderr(&again).contains("already"), "{}", stderr(&again));
+    let check = ws.run(&["mapping", "check", "mappings/acme.toml"]);
+    assert!(check.status.success(), "{}", stderr(&check));
+}
+
+#[test]
+fn commands_find_the_config_through_dash_dash_config() {
+    let Some(ws) = Workspace::new(Backend::Sqlite) else { return };
+    let file = fixtures().join("reference/day1.win1252.csv");
+    let config = ws.path().join("hrfeed.toml");
+    let out = std::process::Command::new(BIN)
+        .args(["--config", config.to_str().unwrap(), "ingest", file.to_str().unwrap(), "--tenant", "acme"])
+        .current_dir(std::env::temp_dir())
+        .env_remove("HRFEED_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("applied"));
+    assert!(ws.path().join("data/hrfeed.db").exists());
+    assert!(ws.path().join("data/hrfeed.keys.db").exists(), "the key store is its own file");
+}
+
+#[test]
+fn mapping_check_lists_every_error_with_its_line() {
+    let Some(ws) = Workspace::new(Backend::Sqlite) else { return };
+    let bad = r#"tenant = "acme"
+[file]
+key = "employee_id"
+
+[fields.employee_id]
+column = "Anst.nr"
+type = "string"
+required = true
+class = "identifier"
+colour = "blue"
+
+[fields.national_id]
+column = "Personnummer"
+type = "personnummer"
+required = true
+class = "extra_protection"
+
+[fields.code]
+column = "Kod"
+type = "string"
+pattern = "([a-z"
+class = "employment"
+
+[fields.code2]
+column = " kod "
+type = "string"
+class = "employment"
+
+[fields.union]
+column = "Fackförbund"
+type = "string"
+class = "employment"
+"#;
+    std::fs::write(ws.path().join("mappings/bad.toml"), bad).unwrap();
+    let out = ws.run(&["mapping", "check", "mappings/bad.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    for want in [
+        "line 5: field `employee_id`: unknown field `colour`",
+        "line 12: field `national_id`: class `extra_protection` is sensitive: declare its `purpose`",
+        "line 18: field `code`: `pattern` is not a valid regular expression",
+        "line 24: field `code2`: column ` kod ` is already mapped by field `code`",
+        "line 29: field `union`: column `Fackförbund` looks like union membership data",
+    ] {
+        assert!(err.contains(want), "missing `{want}` in:\n{err}");
+    }
+    let broken = ws.path().join("mappings/broken.toml");
+    std::fs::write(&broken, "tenant = \"acme\"\nsauce = 1\n[file]\nkey = \"x\"\n[fields]\n").unwrap();
+    let out = ws.run(&["mapping", "check", broken.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("line 2"), "{}", stderr(&out));
+}
+
+#[test]
+fn mapping_check_with_a_sample_shows_mapped_dropped_and_sensitive_columns() {
+    let Some(ws) = Workspace::new(Backend::Sqlite) else { return };
+    let sample = fixtures().join("reference/day1.win1252.csv");
+    let out = ws.run(&["mapping", "check", "mappings/acme.toml", "--sample", sample.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("windows-1252"), "{text}");
+    assert!(text.contains("Personnummer") && text.contains("→ national_id"), "{text}");
+    assert!(text.contains("Fackförbund  ⚠ looks sensitive: union membership"), "{text}");
+    assert!(text.contains("Sjukfrånvaro (dagar)  ⚠ looks sensitive: health"), "{text}");
+    assert!(text.contains("Hemadress"), "{text}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let Some(ws) = Workspace::new(Backend::Sqlite) else { return };
+    assert_eq!(ws.run(&["ingest"]).status.code(), Some(2));
+    assert_eq!(ws.run(&["ingest", "x.csv", "--tenant", "acme", "--report", "yaml"]).status.code(), Some(2));
+    assert_eq!(ws.run(&["ingest", "no-such-file.csv", "--tenant", "acme"]).status.code(), Some(2));
+    let file = fixtures().join("reference/day1.win1252.csv");
+    assert_eq!(ws.run(&["ingest", file.to_str().unwrap(), "--tenant", "Not A Tenant"]).status.code(), Some(2));
+    assert_eq!(ws.run(&["frobnicate"]).status.code(), Some(2));
+}
+
+#[test]
+fn runs_and_employees_show_what_happened() {
+    let Some(ws) = Workspace::new(Backend::Sqlite) else { return };
+    let (_, day1) = ws.ingest(&fixtures().join("reference/day1.win1252.csv"), &[]);
+    let run_id = day1["run_id"].as_str().unwrap();
+    let list = ws.run(&["runs", "list"]);
+    assert!(stdout(&list).contains(run_id), "{}", stdout(&list));
+    let show = ws.run(&["runs", "show", run_id, "--json"]);
+    let shown: serde_json::Value = serde_json::from_str(&stdout(&show)).unwrap();
+    assert_eq!(shown["counts"], day1["counts"]);
+    assert_eq!(ws.run(&["runs", "show", "nope"]).status.code(), Some(2));
+
+    // The first person of the file, by the key column of the UTF-8 twin.
+    let mut r = csv::Reader::from_path(fixtures().join("reference/day1.utf8bom.csv")).unwrap();
+    let headers: Vec<String> =
+        r.headers().unwrap().iter().map(|h| h.trim_start_matches('\u{feff}').to_owned()).collect();
+    let key_col = headers.iter().position(|h| h == "Anst.nr").unwrap();
+    let rec = r.records().next().unwrap().unwrap();
+    let key = rec.get(key_col).unwrap().trim().to_owned();
+    let out = ws.run(&["employees", "show", "--tenant", "acme", &key, "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let person: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(person["employee_id"], key.as_str());
+    assert!(person["fields"]["national_id"].as_str().is_some_and(|v| v.len() == 12));
+    assert_eq!(person["history"][0]["kind"], "new");
+    assert_eq!(ws.run(&["employees", "show", "--tenant", "acme", "no-such-person"]).status.code(), Some(2));
+}
+
+#[test]
+fn demo_ingests_day1_then_day2_and_prints_both_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["demo", "--dir", "ws", "--fixtures", fixtures().join("reference").to_str().unwrap()])
+        .current_dir(dir.path())
+        .env_remove("HRFEED_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("== day1 ==") && text.contains("== day2 =="), "{text}");
+    assert_eq!(text.matches("· applied").count(), 2, "{text}");
+}

@@ -1,0 +1,11 @@
+//! Integration tests: drive the real `hrfeed` binary in fresh workspaces, on SQLite and on
+//! PostgreSQL, like a user would.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+mod bad_input;
+mod cli;
+mod fixtures;
+mod privacy;
+mod reference;
+mod store_story;
+mod support;

@@ -1,0 +1,109 @@
+//! The reference export, day 1 then day 2, in every fixture format and on both backends,
+//! produces exactly the counts that the reference rules give (fixtures/reference/expected.json).
+
+use std::collections::BTreeSet;
+
+use crate::support::{Backend, Workspace, counts, fixtures};
+
+const FORMATS: &[&str] = &["win1252.csv", "utf8bom.csv", "utf16.txt", "xlsx", "ods"];
+
+fn expected() -> serde_json::Value {
+    let text = std::fs::read_to_string(fixtures().join("reference/expected.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn rejection_set(v: &serde_json::Value) -> BTreeSet<(u64, String, String)> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["row"].as_u64().unwrap(),
+                r["field"].as_str().unwrap().to_owned(),
+                r["rule"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn check_day(ws: &Workspace, day: &str, format: &str, expected: &serde_json::Value) {
+    let file = fixtures().join(format!("reference/{day}.{format}"));
+    let (code, report) = ws.ingest(&file, &[]);
+    let want = &expected[day];
+    assert_eq!(report["status"], "applied", "{day}.{format}: {report}");
+    assert_eq!(counts(&report), counts(want), "{day}.{format} counts");
+    assert_eq!(report["changed_fields"], want["changed_fields"], "{day}.{format} changed_fields");
+    assert_eq!(rejection_set(&report["rejections"]), rejection_set(&want["rejections"]), "{day}.{format} rejections");
+    let rejected = want["counts"]["rejected"].as_u64().unwrap();
+    assert_eq!(code, if rejected > 0 { 3 } else { 0 }, "{day}.{format} exit code");
+    for col in ["Fackförbund", "Sjukfrånvaro (dagar)", "Anteckning", "Hemadress"] {
+        assert!(report["dropped_columns"].as_array().unwrap().iter().any(|c| c == col), "{col} not reported dropped");
+    }
+    for col in ["Fackförbund", "Sjukfrånvaro (dagar)", "Anteckning"] {
+        assert!(report["refused_columns"].as_array().unwrap().iter().any(|c| c == col), "{col} not reported refused");
+    }
+}
+
+fn day1_then_day2(backend: Backend, format: &str) {
+    let Some(ws) = Workspace::new(backend) else { return };
+    let expected = expected();
+    check_day(&ws, "day1", format, &expected);
+    check_day(&ws, "day2", format, &expected);
+    // The same file twice changes nothing the second time.
+    let (code, again) = ws.ingest(&fixtures().join(format!("reference/day2.{format}")), &[]);
+    assert_eq!((code, again["status"].as_str()), (0, Some("duplicate")));
+}
+
+macro_rules! reference_tests {
+    ($($name:ident: $backend:expr, $format:expr;)*) => {
+        $(#[test] fn $name() { day1_then_day2($backend, $format); })*
+    };
+}
+
+reference_tests! {
+    sqlite_win1252_csv: Backend::Sqlite, "win1252.csv";
+    sqlite_utf8bom_csv: Backend::Sqlite, "utf8bom.csv";
+    sqlite_utf16_txt: Backend::Sqlite, "utf16.txt";
+    sqlite_xlsx: Backend::Sqlite, "xlsx";
+    sqlite_ods: Backend::Sqlite, "ods";
+    postgres_win1252_csv: Backend::Postgres, "win1252.csv";
+    postgres_utf8bom_csv: Backend::Postgres, "utf8bom.csv";
+    postgres_utf16_txt: Backend::Postgres, "utf16.txt";
+    postgres_xlsx: Backend::Postgres, "xlsx";
+    postgres_ods: Backend::Postgres, "ods";
+}
+
+/// A re-export of the same content in another encoding or format is all unchanged.
+fn same_content_other_format(backend: Backend) {
+    let Some(ws) = Workspace::new(backend) else { return };
+    let (_, first) = ws.ingest(&fixtures().join("reference/day1.win1252.csv"), &[]);
+    let rows = first["counts"]["rows"].as_u64().unwrap();
+    for format in &FORMATS[1..] {
+        let (code, r) = ws.ingest(&fixtures().join(format!("reference/day1.{format}")), &[]);
+        assert_eq!(code, 0, "{format}: {r}");
+        assert_eq!(r["counts"]["unchanged"].as_u64(), Some(rows), "{format}: {r}");
+        assert_eq!(r["counts"]["new"].as_u64(), Some(0));
+    }
+}
+
+#[test]
+fn sqlite_same_content_in_every_format_is_unchanged() {
+    same_content_other_format(Backend::Sqlite);
+}
+
+#[test]
+fn postgres_same_content_in_every_format_is_unchanged() {
+    same_content_other_format(Backend::Postgres);
+}
+
+#[test]
+fn dry_run_writes_nothing_and_reports_the_same_counts() {
+    let Some(ws) = Workspace::new(Backend::Sqlite) else { return };
+    let file = fixtures().join("reference/day1.win1252.csv");
+    let (code, dry) = ws.ingest(&file, &["--dry-run"]);
+    assert_eq!(code, 0, "{dry}");
+    assert_eq!(dry["dry_run"], true);
+    assert!(ws.table_counts().iter().all(|(_, n)| *n == 0), "dry run wrote: {:?}", ws.table_counts());
+    let (_, real) = ws.ingest(&file, &[]);
+    assert_eq!(counts(&dry), counts(&real));
+}

@@ -1,0 +1,151 @@
+//! One store story, written once and told to both backends.
+
+use hrfeed::diff::Class;
+use hrfeed::ids::{EmployeeKey, RunId, TenantId};
+use hrfeed::store::{Apply, Batch, NewKey, PersonWrite, QuarantineRow, RunRecord, RunStatus, Store, StoreError};
+
+use crate::support::{Backend, PgDb};
+
+fn run_record(id: &RunId, tenant: &TenantId, sha: &str, status: RunStatus) -> RunRecord {
+    RunRecord {
+        id: id.clone(),
+        tenant: tenant.clone(),
+        file_name: "day1.csv".into(),
+        sha256: sha.into(),
+        status,
+        started_at: "2026-11-23T10:00:00+00:00".into(),
+        finished_at: "2026-11-23T10:00:01+00:00".into(),
+        report: "{}".into(),
+    }
+}
+
+fn person(key: &str, key_id: u8, class: Class, delete_on: Option<&str>) -> PersonWrite {
+    PersonWrite {
+        key: EmployeeKey::new(key),
+        class,
+        key_id: vec![key_id; 16],
+        fingerprint: [key_id; 16],
+        ended: delete_on.is_some(),
+        sealed: vec![9, 9, key_id],
+        fields: if class == Class::New { vec![] } else { vec!["department".into()] },
+        delete_on: delete_on.map(str::to_owned),
+    }
+}
+
+async fn story<S: Store>(s: S) {
+    let acme = TenantId::parse("acme").unwrap();
+    let other = TenantId::parse("other").unwrap();
+
+    // Tenant keys: the first stored wins.
+    assert_eq!(s.tenant_key(&acme).await.unwrap(), None);
+    assert_eq!(s.put_tenant_key(&acme, b"first", "now").await.unwrap(), b"first");
+    assert_eq!(s.put_tenant_key(&acme, b"second", "now").await.unwrap(), b"first");
+
+    // An apply that is dropped before commit leaves nothing behind.
+    let run0 = RunId::new_random();
+    {
+        let mut a = s.begin_apply(&acme, &run0).await.unwrap();
+        let batch = Batch {
+            keys: vec![NewKey { key_id: vec![7; 16], wrapped: vec![1] }],
+            people: vec![person("007", 7, Class::New, None)],
+            ..Batch::default()
+        };
+        a.write(&batch).await.unwrap();
+    }
+    assert!(s.load_register(&acme).await.unwrap().is_empty());
+
+    // Day 1: two new people, one rejected row; committed with its run.
+    let run1 = RunId::new_random();
+    let mut a = s.begin_apply(&acme, &run1).await.unwrap();
+    a.write(&Batch {
+        keys: vec![
+            NewKey { key_id: vec![1; 16], wrapped: vec![11] },
+            NewKey { key_id: vec![2; 16], wrapped: vec![22] },
+            NewKey { key_id: vec![3; 16], wrapped: vec![33] },
+        ],
+        people: vec![person("001", 1, Class::New, None), person("002", 2, Class::New, Some("2027-03-31"))],
+        quarantine: vec![QuarantineRow {
+            row: 3,
+            line: 4,
+            key: Some(EmployeeKey::new("003")),
+            errors: "[]".into(),
+            key_id: vec![3; 16],
+            sealed: vec![5],
+        }],
+        missing: vec![],
+    })
+    .await
+    .unwrap();
+    a.commit(&run_record(&run1, &acme, "aaa", RunStatus::Applied)).await.unwrap();
+
+    let register = s.load_register(&acme).await.unwrap();
+    assert_eq!(register.len(), 2);
+    assert_eq!(register.get(&EmployeeKey::new("001")).map(|e| (e.fingerprint, e.ended)), Some(([1; 16], false)));
+    assert_eq!(register.get(&EmployeeKey::new("002")).map(|e| e.ended), Some(true));
+    assert!(s.load_register(&other).await.unwrap().is_empty(), "tenants are separate");
+
+    let sealed = s.load_sealed(&acme, &[EmployeeKey::new("002"), EmployeeKey::new("404")]).await.unwrap();
+    assert_eq!(sealed.len(), 1);
+    assert_eq!((sealed[0].sealed.clone(), sealed[0].wrapped_key.clone()), (vec![9, 9, 2], vec![22]));
+
+    assert_eq!(s.applied_run_by_hash(&acme, "aaa").await.unwrap(), Some(run1.clone()));
+    assert_eq!(s.applied_run_by_hash(&other, "aaa").await.unwrap(), None);
+
+    // The same content cannot be applied twice, even by a concurrent run.
+    let run2 = RunId::new_random();
+    let a = s.begin_apply(&acme, &run2).await.unwrap();
+    let err = a.commit(&run_record(&run2, &acme, "aaa", RunStatus::Applied)).await.unwrap_err();
+    assert!(matches!(err, StoreError::AlreadyApplied), "{err:?}");
+
+    // Day 2: 002 is rehired (deletion cancelled), 001 changes, and a missing entry.
+    let run3 = RunId::new_random();
+    let mut a = s.begin_apply(&acme, &run3).await.unwrap();
+    a.write(&Batch {
+        people: vec![person("001", 1, Class::Changed, None), person("002", 2, Class::Rehired, None)],
+        missing: vec![EmployeeKey::new("009")],
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    a.commit(&run_record(&run3, &acme, "bbb", RunStatus::Applied)).await.unwrap();
+    s.record_run(&run_record(&RunId::new_random(), &acme, "bbb", RunStatus::Duplicate)).await.unwrap();
+
+    let history = s.history(&acme, &EmployeeKey::new("001")).await.unwrap();
+    let kinds: Vec<(&str, &str)> = history.iter().map(|h| (h.kind.as_str(), h.fields.as_str())).collect();
+    assert_eq!(kinds, vec![("new", ""), ("changed", "department")]);
+    assert_eq!(s.list_runs(Some(&acme), 10).await.unwrap().len(), 3);
+    assert_eq!(s.list_runs(Some(&other), 10).await.unwrap().len(), 0);
+    let got = s.get_run(run3.as_str()).await.unwrap().unwrap();
+    assert_eq!((got.status, got.sha256.as_str()), (RunStatus::Applied, "bbb"));
+
+    let counts: std::collections::BTreeMap<String, i64> = s.table_counts().await.unwrap().into_iter().collect();
+    assert_eq!(counts["employees"], 2);
+    assert_eq!(counts["deletions"], 0, "the rehire cancelled the scheduled deletion");
+    assert_eq!(counts["quarantine"], 1);
+    assert_eq!(counts["data_keys"], 3, "the dropped apply's key is gone");
+    assert_eq!(counts["history"], 5);
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+#[test]
+fn sqlite_store_story() {
+    let dir = tempfile::tempdir().unwrap();
+    runtime().block_on(async {
+        let s = hrfeed::store::SqliteStore::open(&dir.path().join("r.db"), &dir.path().join("k.db")).await.unwrap();
+        story(s).await;
+    });
+}
+
+#[test]
+fn postgres_store_story() {
+    let _ = Backend::Postgres;
+    let Some(db) = PgDb::create() else { return };
+    runtime().block_on(async {
+        let s = hrfeed::store::PgStore::open(&db.url, None).await.unwrap();
+        story(s.clone()).await;
+        s.close().await;
+    });
+}

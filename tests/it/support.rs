@@ -1,0 +1,156 @@
+//! Test harness: a fresh workspace per test, the real binary, and a throwaway PostgreSQL database.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use tempfile::TempDir;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_hrfeed");
+
+/// The backends every store-touching test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixtures() -> PathBuf {
+    root().join("fixtures")
+}
+
+fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// The server used to create per-test databases.
+pub fn pg_admin_url() -> String {
+    std::env::var("HRFEED_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+/// A database `hrfeed_test_<random>` created for one test and dropped after it.
+pub struct PgDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl PgDb {
+    /// `None` (with a loud warning) when PostgreSQL is unreachable outside CI; a failure under CI.
+    pub fn create() -> Option<PgDb> {
+        let admin = pg_admin_url();
+        let name = format!("hrfeed_test_{}", uuid::Uuid::new_v4().simple());
+        let made = runtime().block_on(async {
+            use sqlx::Connection;
+            let mut c = sqlx::PgConnection::connect(&admin).await?;
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut c).await?;
+            Ok::<_, sqlx::Error>(())
+        });
+        match made {
+            Ok(()) => {
+                let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(admin);
+                Some(PgDb { url: format!("{base}/{name}"), name })
+            }
+            Err(e) if under_ci() => panic!("PostgreSQL is required under CI=true but unreachable: {e}"),
+            Err(e) => {
+                eprintln!(
+                    "\n!!!! SKIPPING a PostgreSQL test: {e}\n!!!! Start PostgreSQL on 127.0.0.1:5432 (or set HRFEED_TEST_PG_URL) to run it.\n"
+                );
+                None
+            }
+        }
+    }
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        let admin = pg_admin_url();
+        let name = self.name.clone();
+        let _ = runtime().block_on(async move {
+            use sqlx::Connection;
+            let mut c = sqlx::PgConnection::connect(&admin).await?;
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut c).await?;
+            Ok::<_, sqlx::Error>(())
+        });
+    }
+}
+
+/// A fresh `hrfeed init` workspace on one backend.
+pub struct Workspace {
+    pub dir: TempDir,
+    pub pg: Option<PgDb>,
+}
+
+impl Workspace {
+    /// `None` when the backend's server is absent outside CI (skipped loudly).
+    pub fn new(backend: Backend) -> Option<Workspace> {
+        let pg = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(PgDb::create()?),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Workspace { dir, pg };
+        let out = ws.run(&["init"]);
+        assert!(out.status.success(), "init failed: {}", String::from_utf8_lossy(&out.stderr));
+        Some(ws)
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args).current_dir(self.dir.path()).env_remove("HRFEED_DATABASE_URL").env_remove("HRFEED_LOG");
+        if let Some(pg) = &self.pg {
+            c.env("HRFEED_DATABASE_URL", &pg.url);
+        }
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// `hrfeed ingest FILE --tenant acme --report json`: (exit code, report).
+    pub fn ingest(&self, file: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
+        let f = file.to_str().unwrap();
+        let mut args = vec!["ingest", f, "--tenant", "acme", "--report", "json"];
+        args.extend_from_slice(extra);
+        let out = self.run(&args);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+            panic!("stdout is not one JSON object ({e}): {stdout}\nstderr: {}", String::from_utf8_lossy(&out.stderr))
+        });
+        (out.status.code().unwrap_or(-1), report)
+    }
+
+    /// Row counts per table, through the library (both backends).
+    pub fn table_counts(&self) -> Vec<(String, i64)> {
+        use hrfeed::store::Store;
+        runtime().block_on(async {
+            match &self.pg {
+                Some(pg) => hrfeed::store::PgStore::open(&pg.url, None).await.unwrap().table_counts().await.unwrap(),
+                None => {
+                    let db = self.path().join("data/hrfeed.db");
+                    let keys = self.path().join("data/hrfeed.keys.db");
+                    hrfeed::store::SqliteStore::open(&db, &keys).await.unwrap().table_counts().await.unwrap()
+                }
+            }
+        })
+    }
+}
+
+/// The counts object of a report, as (name, value) pairs in a fixed order.
+pub fn counts(report: &serde_json::Value) -> Vec<(String, u64)> {
+    ["rows", "new", "changed", "unchanged", "ended", "rehired", "missing", "rejected"]
+        .iter()
+        .map(|k| ((*k).to_owned(), report["counts"][*k].as_u64().unwrap_or(u64::MAX)))
+        .collect()
+}
