@@ -5,7 +5,7 @@
 //! decides *new* and *unchanged* from keyed fingerprints alone; only rows whose fingerprint
 //! differs are compared field by field (`classify`) once their stored values are unsealed.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use crate::ids::EmployeeKey;
 use crate::seal::Fingerprint;
@@ -138,18 +138,6 @@ pub fn classify(
     (class, changed)
 }
 
-/// Keys that occur more than once in a file: every row of such a key is rejected.
-pub fn duplicates<'a>(keys: impl Iterator<Item = &'a str>) -> HashSet<Box<str>> {
-    let mut seen: HashSet<&str> = HashSet::new();
-    let mut dup = HashSet::new();
-    for k in keys {
-        if !k.is_empty() && !seen.insert(k) {
-            dup.insert(Box::from(k));
-        }
-    }
-    dup
-}
-
 /// The run's tallies, as the report prints them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -222,12 +210,5 @@ mod tests {
         assert_eq!(r.observe(&EmployeeKey::new("z"), &fp), Quick::New);
         let missing: Vec<_> = r.missing().map(|k| k.as_str().to_owned()).collect();
         assert_eq!(missing, vec!["b".to_owned()]);
-    }
-
-    #[test]
-    fn duplicates_are_found_once() {
-        let d = duplicates(["a", "b", "a", "a", "", ""].into_iter());
-        assert_eq!(d.len(), 1);
-        assert!(d.contains("a"));
     }
 }

@@ -15,7 +15,7 @@ use crate::clock::Clock;
 use crate::diff::{self, Class, Counts, Dates, Quick, Register};
 use crate::guard::{self, Verdict};
 use crate::ids::{EmployeeKey, RunId, TenantId};
-use crate::mapping::{Case, FileMode, Keep, Mapping};
+use crate::mapping::{FileMode, Keep, Mapping};
 use crate::read::{self, ReadError, Record};
 use crate::receive;
 use crate::report::{DetectedJson, MAX_LISTED_REJECTIONS, Rejection, Report};
@@ -153,10 +153,15 @@ async fn run<S: Store>(
     // Pass 1 (keys only, for duplicates) runs beside the register load.
     let t = Instant::now();
     let (f, m) = (file.clone(), req.mapping.clone());
-    let dup_task = tokio::task::spawn_blocking(move || scan_keys(&f, &m));
+    let today = req.clock.today();
+    let dup_task = tokio::task::spawn_blocking(move || {
+        let t = Instant::now();
+        scan_keys(&f, &m, today).map(|d| (d, elapsed_ms(t)))
+    });
     let mut register = store.load_register(req.tenant).await?;
-    let duplicates = dup_task.await.map_err(|_| IngestError::Worker)?.map_err(|e| file_error(&label, e))?;
     report.timings_ms.insert("load_register".into(), elapsed_ms(t));
+    let (duplicates, scan_ms) = dup_task.await.map_err(|_| IngestError::Worker)?.map_err(|e| file_error(&label, e))?;
+    report.timings_ms.insert("scan_keys".into(), scan_ms);
 
     let t = Instant::now();
     let mut apply = if req.dry_run { None } else { Some(store.begin_apply(req.tenant, run_id).await?) };
@@ -215,28 +220,17 @@ fn key_hash(key: &str) -> u128 {
     (u128::from(half(1)) << 64) | u128::from(half(2))
 }
 
-fn normalise_key<'a>(m: &Mapping, cell: &'a str) -> std::borrow::Cow<'a, str> {
-    let f = m.key_field();
-    let s = if f.trim { cell.trim() } else { cell };
-    match f.case {
-        None => s.into(),
-        Some(Case::Lower) => s.to_lowercase().into(),
-        Some(Case::Upper) => s.to_uppercase().into(),
-    }
-}
-
 /// Pass 1: reads only the key column to find keys that occur more than once. It also meets
 /// every file-level error before anything is written.
-fn scan_keys(file: &Path, mapping: &Mapping) -> Result<HashSet<u128>, FileError> {
+fn scan_keys(file: &Path, mapping: &Mapping, today: chrono::NaiveDate) -> Result<HashSet<u128>, FileError> {
     let mut records = read::open(file, &mapping.read).map_err(FileError::Read)?;
     let plan = Plan::new(records.header(), mapping).map_err(FileError::Plan)?;
-    let col = plan.columns[mapping.key];
+    let ctx = Context { today, workbook: records.header().detected.format != "csv" };
     let mut seen = HashSet::new();
     let mut dups = HashSet::new();
     let mut rec = Record::default();
     while records.next_into(&mut rec).map_err(FileError::Read)? {
-        let key = normalise_key(mapping, col.and_then(|c| rec.cells.get(c)).unwrap_or(""));
-        if !key.is_empty() {
+        if let Some(key) = validate::key_of(&rec, &plan, mapping, ctx) {
             let h = key_hash(&key);
             if !seen.insert(h) {
                 dups.insert(h);
@@ -417,9 +411,6 @@ impl<S: Store> Sink<'_, S> {
             let old = seal::decode(&dk.open(&self.aad(&v.row.key), &person.sealed)?)?;
             let (class, changed) = diff::classify(&names, &v.row.values, &old, dates, self.mapping.key);
             self.counts.add(class);
-            if class == Class::Unchanged {
-                // Same values, other fingerprint (the mapping changed): refresh the fingerprint.
-            }
             for &i in &changed {
                 *self.counts.changed_fields.entry(names[i].to_owned()).or_default() += 1;
             }
@@ -487,8 +478,12 @@ impl<S: Store> Sink<'_, S> {
     }
 }
 
+/// 16 random bytes naming a data key; from the thread's CSPRNG, not a syscall per key.
 fn new_key_id() -> Vec<u8> {
-    uuid::Uuid::new_v4().as_bytes().to_vec()
+    use rand::RngCore;
+    let mut id = vec![0u8; 16];
+    rand::rng().fill_bytes(&mut id);
+    id
 }
 
 #[allow(clippy::too_many_arguments)]

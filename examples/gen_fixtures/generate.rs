@@ -605,7 +605,7 @@ fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(' ');
         }
         out.push(c);
@@ -1098,7 +1098,7 @@ fn equivalent_fits(p: &Person, plan: Plan) -> bool {
         1 | 2 => p.mobile.is_some(),
         3 => p.email.is_some(),
         4 => p.salary.is_some(),
-        9 => p.fte % 10 != 0,
+        9 => !p.fte.is_multiple_of(10),
         _ => true,
     };
     fits(a) && b.is_none_or(fits)
@@ -2253,7 +2253,7 @@ fn bench_person(i: u64) -> Person {
     let pn = Pn {
         birth: ymd(1960, 1, 1) + Days::new(slot % 16_000),
         serial: (slot / 16_000 + 1) as u16,
-        coordination: i % 31 == 0,
+        coordination: i.is_multiple_of(31),
     };
     let first = FIRST_NAMES[rng.random_range(0..FIRST_NAMES.len())].to_owned();
     let last = LAST_NAMES[rng.random_range(0..LAST_NAMES.len())].to_owned();
@@ -2266,7 +2266,7 @@ fn bench_person(i: u64) -> Person {
         id: format!("{:07}", i + 1),
         pn,
         email: Some(format!("{}.{}{}@acme.se", ascii_fold(&first), ascii_fold(&last), i % 1000)),
-        mobile: (i % 7 != 0).then(|| format!("70{:07}", rng.random_range(0..10_000_000))),
+        mobile: (!i.is_multiple_of(7)).then(|| format!("70{:07}", rng.random_range(0..10_000_000))),
         first,
         last,
         dept,
@@ -2275,7 +2275,7 @@ fn bench_person(i: u64) -> Person {
         kind,
         start,
         end: (kind == EmpType::Visstid).then(|| month_end(start.max(ymd(2026, 6, 1)) + Months::new(6))),
-        fte: if i % 8 == 0 { 800 } else { 1000 },
+        fte: if i.is_multiple_of(8) { 800 } else { 1000 },
         salary: Some(u64::from(rng.random_range(260..850u32)) * 10_000),
         // Groups of 25 report to their first member, who reports to person 0.
         manager: match (i, i % 25) {
@@ -2283,7 +2283,7 @@ fn bench_person(i: u64) -> Person {
             (_, 0) => Some("0000001".to_owned()),
             _ => Some(format!("{:07}", i - i % 25 + 1)),
         },
-        is_manager: i % 25 == 0,
+        is_manager: i.is_multiple_of(25),
         unmapped: Unmapped {
             union: unions[(i % 5) as usize].to_owned(),
             sick: (i % 13).to_string(),

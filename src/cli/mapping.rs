@@ -27,7 +27,10 @@ pub fn run(c: MappingCommand, _g: &Global) -> anyhow::Result<u8> {
         Err(errors) => {
             eprintln!("{}: {} error(s)", file.display(), errors.errors.len());
             for e in &errors.errors {
-                eprintln!("  {}:{e}", file.display());
+                match e.line {
+                    Some(_) => eprintln!("  {}:{e}", file.display()),
+                    None => eprintln!("  {}: {e}", file.display()),
+                }
             }
             return Ok(1);
         }
@@ -42,7 +45,7 @@ pub fn run(c: MappingCommand, _g: &Global) -> anyhow::Result<u8> {
         sample.display(),
         d.format,
         if d.encoding.is_empty() { "-" } else { d.encoding },
-        char::from(d.delimiter),
+        if d.delimiter == 0 { '-' } else { char::from(d.delimiter) },
         header.line
     );
     let plan = match Plan::new(header, &mapping) {

@@ -76,10 +76,11 @@ pub fn compile(text: &str) -> Result<Mapping, Vec<ErrorAt>> {
         }
     }
     let names: Vec<&str> = parsed.iter().map(|(n, _, _)| n.as_str()).collect();
+    let words: Vec<String> = raw.sensitive.column_words.iter().map(|w| w.to_lowercase()).collect();
     let mut fields = Vec::new();
     for (name, line, f) in &parsed {
         let mut ferr = |m: String| err(*line, format!("field `{name}`: {m}"));
-        if let Some(field) = field(name, f, &names, &raw.sensitive.column_words, &mut ferr) {
+        if let Some(field) = field(name, f, &names, &words, &mut ferr) {
             fields.push(field);
         }
     }
@@ -133,7 +134,7 @@ pub fn compile(text: &str) -> Result<Mapping, Vec<ErrorAt>> {
         start_date,
         end_date,
         policy,
-        sensitive_words: raw.sensitive.column_words.iter().map(|w| w.to_lowercase()).collect(),
+        sensitive_words: words,
     })
 }
 

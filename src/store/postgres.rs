@@ -298,16 +298,21 @@ impl Apply for PgApply {
             );
             q.build().execute(&mut *self.register).await?;
 
-            let mut h =
-                QueryBuilder::<Postgres>::new("INSERT INTO history (tenant, employee_id, run_id, kind, fields) ");
-            h.push_values(chunk, |mut b, p| {
-                b.push_bind(tenant)
-                    .push_bind(p.key.as_str())
-                    .push_bind(run)
-                    .push_bind(p.class.as_str())
-                    .push_bind(p.fields.join(","));
-            });
-            h.build().execute(&mut *self.register).await?;
+            // A row whose values are unchanged (only its fingerprint moved, after a mapping
+            // change) gets its fingerprint refreshed but no history entry.
+            let changed: Vec<_> = chunk.iter().filter(|p| p.class != Class::Unchanged).collect();
+            if !changed.is_empty() {
+                let mut h =
+                    QueryBuilder::<Postgres>::new("INSERT INTO history (tenant, employee_id, run_id, kind, fields) ");
+                h.push_values(changed, |mut b, p| {
+                    b.push_bind(tenant)
+                        .push_bind(p.key.as_str())
+                        .push_bind(run)
+                        .push_bind(p.class.as_str())
+                        .push_bind(p.fields.join(","));
+                });
+                h.build().execute(&mut *self.register).await?;
+            }
 
             let due: Vec<_> = chunk.iter().filter(|p| p.delete_on.is_some()).collect();
             if !due.is_empty() {

@@ -4,13 +4,37 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use futures_util::TryStreamExt;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 
 use super::{Apply, Batch, HistoryEntry, RunRecord, RunStatus, SealedPerson, Store, StoreError};
-use crate::diff::Register;
+use crate::diff::{Class, Register};
 use crate::ids::{EmployeeKey, RunId, TenantId};
+
+/// Register entries per packed page in `load_register`.
+const REGISTER_PAGE: i64 = 20_000;
+
+/// Parses `load_register`'s packed page into the register.
+fn unpack_register(mut packed: &str, register: &mut Register) -> Result<(), StoreError> {
+    let bad = || StoreError::Database("malformed packed register page".into());
+    while !packed.is_empty() {
+        let colon = packed.find(':').ok_or_else(bad)?;
+        let len: usize = packed[..colon].parse().map_err(|_| bad())?;
+        let rest = &packed[colon + 1..];
+        let (key, rest) = (rest.get(..len).ok_or_else(bad)?, rest.get(len..).ok_or_else(bad)?);
+        let ended = match rest.as_bytes().first() {
+            Some(b'1') => true,
+            Some(b'0') => false,
+            _ => return Err(bad()),
+        };
+        let hex_fp = rest.get(1..1 + 2 * crate::seal::FINGERPRINT).ok_or_else(bad)?;
+        let mut fp = [0u8; crate::seal::FINGERPRINT];
+        hex::decode_to_slice(hex_fp, &mut fp).map_err(|_| bad())?;
+        register.insert(EmployeeKey::new(key), fp, ended);
+        packed = &rest[1 + 2 * crate::seal::FINGERPRINT..];
+    }
+    Ok(())
+}
 
 /// Rows per multi-row statement; keeps binds far below SQLite's 32766-variable limit.
 const CHUNK: usize = 500;
@@ -31,7 +55,9 @@ fn options(path: &Path) -> SqliteConnectOptions {
         .foreign_keys(true)
         // Deleted personal data is overwritten in the file, not left in free pages.
         .pragma("secure_delete", "ON")
-        .pragma("cache_size", "-65536")
+        // 16 MiB of page cache per connection: enough for the hot index pages, and a bound on
+        // memory when a large run's dirty pages would otherwise pile up.
+        .pragma("cache_size", "-16384")
         .disable_statement_logging()
 }
 
@@ -156,15 +182,24 @@ impl Store for SqliteStore {
             .fetch_one(&self.register)
             .await?;
         let mut register = Register::with_capacity(usize::try_from(n).unwrap_or(0));
-        let mut rows = sqlx::query("SELECT employee_id, fingerprint, ended FROM employees WHERE tenant = $1")
+        // sqlx hands each SQLite row across a channel, microseconds apiece; a 1M-person register
+        // would take seconds. So SQLite packs pages of entries into one text value
+        // (`<byte length>:<id><ended><hex fingerprint>`…) and we page by key.
+        let mut after = String::new();
+        loop {
+            let page: (Option<String>, Option<String>) = sqlx::query_as(
+                "SELECT group_concat(length(CAST(employee_id AS BLOB)) || ':' || employee_id || ended || hex(fingerprint), ''), \
+                 max(employee_id) FROM (SELECT employee_id, ended, fingerprint FROM employees \
+                 WHERE tenant = $1 AND employee_id > $2 ORDER BY employee_id LIMIT $3)",
+            )
             .bind(tenant.as_str())
-            .fetch(&self.register);
-        while let Some(r) = rows.try_next().await? {
-            let key: &str = r.try_get(0)?;
-            let fp: &[u8] = r.try_get(1)?;
-            let ended: bool = r.try_get(2)?;
-            let fp = fp.try_into().map_err(|_| StoreError::Database("malformed fingerprint".into()))?;
-            register.insert(EmployeeKey::new(key), fp, ended);
+            .bind(&after)
+            .bind(REGISTER_PAGE)
+            .fetch_one(&self.register)
+            .await?;
+            let (Some(packed), Some(last)) = page else { break };
+            unpack_register(&packed, &mut register)?;
+            after = last;
         }
         Ok(register)
     }
@@ -305,15 +340,21 @@ impl Apply for SqliteApply {
             );
             q.build().execute(&mut *self.register).await?;
 
-            let mut h = QueryBuilder::<Sqlite>::new("INSERT INTO history (tenant, employee_id, run_id, kind, fields) ");
-            h.push_values(chunk, |mut b, p| {
-                b.push_bind(tenant)
-                    .push_bind(p.key.as_str())
-                    .push_bind(run)
-                    .push_bind(p.class.as_str())
-                    .push_bind(p.fields.join(","));
-            });
-            h.build().execute(&mut *self.register).await?;
+            // A row whose values are unchanged (only its fingerprint moved, after a mapping
+            // change) gets its fingerprint refreshed but no history entry.
+            let changed: Vec<_> = chunk.iter().filter(|p| p.class != Class::Unchanged).collect();
+            if !changed.is_empty() {
+                let mut h =
+                    QueryBuilder::<Sqlite>::new("INSERT INTO history (tenant, employee_id, run_id, kind, fields) ");
+                h.push_values(changed, |mut b, p| {
+                    b.push_bind(tenant)
+                        .push_bind(p.key.as_str())
+                        .push_bind(run)
+                        .push_bind(p.class.as_str())
+                        .push_bind(p.fields.join(","));
+                });
+                h.build().execute(&mut *self.register).await?;
+            }
 
             let (due, cancel): (Vec<_>, Vec<_>) = chunk.iter().partition(|p| p.delete_on.is_some());
             if !due.is_empty() {
@@ -324,7 +365,7 @@ impl Apply for SqliteApply {
                 d.push(" ON CONFLICT (tenant, employee_id) DO UPDATE SET due_on = excluded.due_on, run_id = excluded.run_id");
                 d.build().execute(&mut *self.register).await?;
             }
-            let cancel: Vec<_> = cancel.into_iter().filter(|p| p.class != crate::diff::Class::New).collect();
+            let cancel: Vec<_> = cancel.into_iter().filter(|p| p.class != Class::New).collect();
             if !cancel.is_empty() {
                 let mut d = QueryBuilder::<Sqlite>::new("DELETE FROM deletions WHERE tenant = ");
                 d.push_bind(tenant).push(" AND employee_id IN (");

@@ -27,6 +27,7 @@ const STEMS: &[(&str, &str)] = &[
     ("ethnic", "ethnic origin"),
     ("ursprung", "ethnic origin"),
     ("race", "ethnic origin"),
+    ("racial", "ethnic origin"),
     ("politisk", "political opinions"),
     ("political", "political opinions"),
     ("sexuell", "sex life"),
@@ -76,7 +77,9 @@ pub fn column_category(normalised: &str, extra: &[String]) -> Option<&'static st
         }
     }
     for word in normalised.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
-        if let Some((_, category)) = STEMS.iter().find(|(stem, _)| word.contains(stem)) {
+        // Short stems match at the start of a word only ("union" but not "reunion").
+        let hit = |stem: &str| if stem.chars().count() < 6 { word.starts_with(stem) } else { word.contains(stem) };
+        if let Some((_, category)) = STEMS.iter().find(|(stem, _)| hit(stem)) {
             return Some(category);
         }
         if extra.iter().any(|e| word.contains(e.as_str())) {
@@ -116,6 +119,8 @@ mod tests {
         check("Anställningsform", None);
         check("Månadslön", None);
         check("Kontrollsumma", None);
+        check("Reunion date", None);
+        check("Trace id", None);
     }
 
     #[test]

@@ -133,7 +133,7 @@ fn luhn(ten: &[u8; 10]) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// The value of an all-ASCII-digit byte string short enough for `u32`, or `None` for anything else.

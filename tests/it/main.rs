@@ -5,6 +5,7 @@
 mod bad_input;
 mod cli;
 mod fixtures;
+mod fuzz_corpus;
 mod privacy;
 mod reference;
 mod store_story;
