@@ -9,6 +9,12 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // A panic's message can quote the data it choked on (a reader library's index or cell); say
+    // where it happened, never what. Panics inside readers are caught and reported as file errors.
+    std::panic::set_hook(Box::new(|info| {
+        let at = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+        eprintln!("hrfeed: internal panic at {at} (message withheld: it may quote input data)");
+    }));
     let args = cli::Args::parse();
     hrfeed::telemetry::init(args.global.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

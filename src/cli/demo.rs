@@ -81,6 +81,7 @@ pub async fn run(a: DemoArgs, g: &Global) -> anyhow::Result<u8> {
             other => other,
         });
     }
+    backend.close().await;
     Ok(worst)
 }
 

@@ -30,7 +30,9 @@ pub async fn run(c: EmployeesCommand, g: &Global) -> anyhow::Result<u8> {
     let cfg = store::config(g)?;
     let master = store::master_key(&cfg)?;
     let backend = store::open(g, &cfg).await?;
-    with_store!(&backend, |s| show(s, &master, &tenant, &EmployeeKey::new(&id), json).await)
+    let shown = with_store!(&backend, |s| show(s, &master, &tenant, &EmployeeKey::new(&id), json).await);
+    backend.close().await;
+    shown
 }
 
 async fn show<S: Store>(

@@ -75,6 +75,7 @@ pub async fn run(a: IngestArgs, g: &Global) -> anyhow::Result<u8> {
         progress,
     };
     let report = with_store!(&backend, |s| ingest::ingest(s, &req).await);
+    backend.close().await;
     if let Some(b) = bar {
         b.finish_and_clear();
     }

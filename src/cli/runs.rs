@@ -30,7 +30,9 @@ pub enum RunsCommand {
 pub async fn run(c: RunsCommand, g: &Global) -> anyhow::Result<u8> {
     let cfg = store::config(g)?;
     let backend = store::open(g, &cfg).await?;
-    with_store!(&backend, |s| run_with(s, c).await)
+    let done = with_store!(&backend, |s| run_with(s, c).await);
+    backend.close().await;
+    done
 }
 
 async fn run_with<S: Store>(s: &S, c: RunsCommand) -> anyhow::Result<u8> {

@@ -31,6 +31,14 @@ macro_rules! with_store {
 }
 pub(crate) use with_store;
 
+impl Backend {
+    /// Closes the pools; with SQLite this checkpoints the WAL so the next run opens quickly.
+    pub async fn close(&self) {
+        use hrfeed::store::Store;
+        with_store!(self, |s| s.close().await)
+    }
+}
+
 pub fn config(g: &Global) -> anyhow::Result<Config> {
     Ok(Config::load(g.config.as_deref())?)
 }

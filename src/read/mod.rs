@@ -4,6 +4,7 @@
 //! are read through calamine after a zip-bomb check. Errors here stop the whole file and name a
 //! position (line, row, column index or name), never a cell's content.
 
+mod cfb_check;
 mod csv;
 mod encoding;
 mod sniff;

@@ -196,7 +196,14 @@ fn workbook_error(format: FormatChoice, reason: &str) -> ReadError {
 /// Checks the container, opens the workbook and loads the chosen sheet.
 fn load(path: &Path, format: FormatChoice, options: &ReadOptions) -> Result<Range<Data>, ReadError> {
     match format {
-        FormatChoice::Xls => load_sheet::<Xls<_>>(path, format, options),
+        FormatChoice::Xls => {
+            let len = std::fs::metadata(path)?.len();
+            if len > options.max_uncompressed_bytes {
+                return Err(ReadError::ZipBomb { reason: "the workbook is larger than the size limit".into() });
+            }
+            super::cfb_check::check(&std::fs::read(path)?).map_err(|reason| workbook_error(format, reason))?;
+            load_sheet::<Xls<_>>(path, format, options)
+        }
         FormatChoice::Ods => {
             check_zip(path, format, options)?;
             load_sheet::<Ods<_>>(path, format, options)

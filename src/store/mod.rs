@@ -229,6 +229,10 @@ pub trait Store: Clone + Send + Sync + 'static {
         key: &EmployeeKey,
     ) -> impl Future<Output = Result<Vec<HistoryEntry>, StoreError>> + Send;
 
+    /// Closes the pools. With SQLite this checkpoints the WAL into the database file, so the
+    /// next open does not have to replay a large run's WAL.
+    fn close(&self) -> impl Future<Output = ()> + Send;
+
     /// Counts of rows per table, for tests and `doctor`-style checks: (table, rows).
     fn table_counts(&self) -> impl Future<Output = Result<Vec<(String, i64)>, StoreError>> + Send;
 }

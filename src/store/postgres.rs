@@ -75,11 +75,6 @@ impl PgStore {
             .map_err(|e| StoreError::Migrate(e.to_string()))?;
         Ok(PgStore { register, keys })
     }
-
-    pub async fn close(&self) {
-        self.register.close().await;
-        self.keys.close().await;
-    }
 }
 
 fn run_from_row(r: &sqlx::postgres::PgRow) -> Result<RunRecord, StoreError> {
@@ -244,6 +239,11 @@ impl Store for PgStore {
                 })
             })
             .collect()
+    }
+
+    async fn close(&self) {
+        self.register.close().await;
+        self.keys.close().await;
     }
 
     async fn table_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {

@@ -55,9 +55,9 @@ fn options(path: &Path) -> SqliteConnectOptions {
         .foreign_keys(true)
         // Deleted personal data is overwritten in the file, not left in free pages.
         .pragma("secure_delete", "ON")
-        // 16 MiB of page cache per connection: enough for the hot index pages, and a bound on
+        // 8 MiB of page cache per connection: enough for the hot index pages, and a bound on
         // memory when a large run's dirty pages would otherwise pile up.
-        .pragma("cache_size", "-16384")
+        .pragma("cache_size", "-8192")
         .disable_statement_logging()
 }
 
@@ -103,11 +103,6 @@ impl SqliteStore {
             None => default_key_path(&register),
         };
         SqliteStore::open(&register, &keys).await
-    }
-
-    pub async fn close(&self) {
-        self.register.close().await;
-        self.keys.close().await;
     }
 }
 
@@ -286,6 +281,11 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    async fn close(&self) {
+        self.register.close().await;
+        self.keys.close().await;
     }
 
     async fn table_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
