@@ -275,16 +275,114 @@ fn read_and_validate(
     let header = records.header().clone();
     let plan = Plan::new(&header, &mapping).map_err(FileError::Plan)?;
     let ctx = Context { today: ctx_today, workbook: header.detected.format != "csv" };
-    let names: Vec<&str> = mapping.fields.iter().map(|f| f.name.as_str()).collect();
-    let hashed: Vec<usize> = (0..mapping.fields.len()).filter(|&i| mapping.fields[i].keep == Keep::Hash).collect();
-    let mut flags = Vec::new();
-    let mut rec = Record::default();
-    let mut batch = Vec::with_capacity(ROWS_PER_BATCH);
-    let mut payload = Vec::new();
-    while records.next_into(&mut rec).map_err(FileError::Read)? {
-        plan.scan_dropped(&rec, &mut flags);
-        let item = match validate::validate(&rec, &plan, &mapping, ctx) {
-            Ok(row) if duplicates.contains(&key_hash(row.key.as_str())) => {
+    let validator = Validator {
+        plan: &plan,
+        mapping: &mapping,
+        keys: &keys,
+        duplicates: &duplicates,
+        ctx,
+        names: mapping.fields.iter().map(|f| f.name.as_str()).collect(),
+        hashed: (0..mapping.fields.len()).filter(|&i| mapping.fields[i].keep == Keep::Hash).collect(),
+    };
+    // Validation is the costly part of reading, so it runs on every core while this thread
+    // parses. Chunks of records travel to the validators and come back empty to be refilled,
+    // so no record buffer is allocated per row and at most a few chunks exist at once.
+    let workers = std::thread::available_parallelism().map_or(2, usize::from).clamp(1, 8);
+    let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<(Vec<Record>, usize)>(workers);
+    let (free_tx, free_rx) = std::sync::mpsc::channel::<Vec<Record>>();
+    let work_rx = std::sync::Mutex::new(work_rx);
+    let (read_result, flags) = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                let (work_rx, free_tx, tx, v) = (&work_rx, free_tx.clone(), tx.clone(), &validator);
+                scope.spawn(move || v.run(work_rx, &free_tx, &tx))
+            })
+            .collect();
+        drop(free_tx);
+        let read_result = (|| {
+            loop {
+                let mut chunk = free_rx.try_recv().unwrap_or_else(|_| vec![Record::default(); ROWS_PER_BATCH]);
+                let mut n = 0;
+                while n < chunk.len() && records.next_into(&mut chunk[n]).map_err(FileError::Read)? {
+                    n += 1;
+                }
+                if let Some(p) = &progress {
+                    let (done, total) = records.progress();
+                    p(done, total);
+                }
+                if n > 0 && work_tx.send((chunk, n)).is_err() {
+                    return Ok(());
+                }
+                if n < ROWS_PER_BATCH {
+                    return Ok(());
+                }
+            }
+        })();
+        drop(work_tx);
+        let mut flags = Vec::new();
+        for h in handles {
+            let f: Vec<bool> = h.join().unwrap_or_default();
+            flags.resize(f.len().max(flags.len()), false);
+            for (a, b) in flags.iter_mut().zip(f) {
+                *a |= b;
+            }
+        }
+        (read_result, flags)
+    });
+    read_result?;
+    Ok(FileFacts {
+        dropped: plan.dropped.iter().map(|(_, n)| n.clone()).collect(),
+        refused: plan.refused(&flags),
+        missing: plan.missing_optional.clone(),
+        detected: header.detected.clone(),
+        column_names: plan.column_names.clone(),
+    })
+}
+
+/// What a validator thread needs, shared by reference.
+struct Validator<'a> {
+    plan: &'a Plan,
+    mapping: &'a Mapping,
+    keys: &'a TenantKeys,
+    duplicates: &'a HashSet<u128>,
+    ctx: Context,
+    names: Vec<&'a str>,
+    hashed: Vec<usize>,
+}
+
+impl Validator<'_> {
+    /// Validates chunks until the reader is done; returns the dropped-column content flags.
+    fn run(
+        &self,
+        work: &std::sync::Mutex<std::sync::mpsc::Receiver<(Vec<Record>, usize)>>,
+        free: &std::sync::mpsc::Sender<Vec<Record>>,
+        tx: &mpsc::Sender<Vec<Item>>,
+    ) -> Vec<bool> {
+        let mut flags = Vec::new();
+        let mut payload = Vec::new();
+        loop {
+            let next = match work.lock() {
+                Ok(rx) => rx.recv(),
+                Err(_) => break,
+            };
+            let Ok((chunk, n)) = next else { break };
+            let mut items = Vec::with_capacity(n);
+            for rec in &chunk[..n] {
+                self.plan.scan_dropped(rec, &mut flags);
+                items.push(self.item(rec, &mut payload));
+            }
+            let _ = free.send(chunk);
+            if tx.blocking_send(items).is_err() {
+                break;
+            }
+        }
+        flags
+    }
+
+    fn item(&self, rec: &Record, payload: &mut Vec<u8>) -> Item {
+        let (mapping, keys) = (self.mapping, self.keys);
+        match validate::validate(rec, self.plan, mapping, self.ctx) {
+            Ok(row) if self.duplicates.contains(&key_hash(row.key.as_str())) => {
                 let errors = vec![CellError { field: mapping.key, rule: Rule::DuplicateKey }];
                 Item::Rejected(Rejected {
                     row: row.row,
@@ -295,47 +393,23 @@ fn read_and_validate(
                 })
             }
             Ok(mut row) => {
-                for &i in &hashed {
+                for &i in &self.hashed {
                     if let Some(v) = &row.values[i] {
                         row.values[i] = Some(Value::new(keys.keyed_hash(v.expose())));
                     }
                 }
-                seal::encode(&names, &row.values, Some(mapping.key), &mut payload);
-                let fingerprint = keys.fingerprint(&payload);
+                seal::encode(&self.names, &row.values, Some(mapping.key), payload);
+                let fingerprint = keys.fingerprint(payload);
                 Item::Valid(ValidRow { row, payload: payload.clone(), fingerprint })
             }
             Err(mut rej) => {
-                if rej.key.as_ref().is_some_and(|k| duplicates.contains(&key_hash(k.as_str()))) {
+                if rej.key.as_ref().is_some_and(|k| self.duplicates.contains(&key_hash(k.as_str()))) {
                     rej.errors.push(CellError { field: mapping.key, rule: Rule::DuplicateKey });
                 }
                 Item::Rejected(rej)
             }
-        };
-        batch.push(item);
-        if batch.len() >= ROWS_PER_BATCH {
-            if let Some(p) = &progress {
-                let (done, total) = records.progress();
-                p(done, total);
-            }
-            if tx.blocking_send(std::mem::replace(&mut batch, Vec::with_capacity(ROWS_PER_BATCH))).is_err() {
-                break;
-            }
         }
     }
-    if !batch.is_empty() {
-        let _ = tx.blocking_send(batch);
-    }
-    if let Some(p) = &progress {
-        let (_, total) = records.progress();
-        p(total, total);
-    }
-    Ok(FileFacts {
-        dropped: plan.dropped.iter().map(|(_, n)| n.clone()).collect(),
-        refused: plan.refused(&flags),
-        missing: plan.missing_optional.clone(),
-        detected: header.detected.clone(),
-        column_names: plan.column_names.clone(),
-    })
 }
 
 /// The apply side's state while the file streams through.
@@ -571,6 +645,7 @@ async fn stream<S: Store>(
             d => char::from(d).to_string(),
         },
     });
+    sink.rejections.sort_by_key(|(row, _, e)| (*row, e.field));
     report.rejections = sink
         .rejections
         .iter()
