@@ -379,10 +379,20 @@ impl Validator<'_> {
         flags
     }
 
+    /// Fields kept only as a keyed hash never reach the register or quarantine in any other form.
+    fn hash_kept(&self, values: &mut [Option<Value>]) {
+        for &i in &self.hashed {
+            if let Some(v) = &values[i] {
+                values[i] = Some(Value::new(self.keys.keyed_hash(v.expose())));
+            }
+        }
+    }
+
     fn item(&self, rec: &Record, payload: &mut Vec<u8>) -> Item {
         let (mapping, keys) = (self.mapping, self.keys);
         match validate::validate(rec, self.plan, mapping, self.ctx) {
-            Ok(row) if self.duplicates.contains(&key_hash(row.key.as_str())) => {
+            Ok(mut row) if self.duplicates.contains(&key_hash(row.key.as_str())) => {
+                self.hash_kept(&mut row.values);
                 let errors = vec![CellError { field: mapping.key, rule: Rule::DuplicateKey }];
                 Item::Rejected(Rejected {
                     row: row.row,
@@ -393,16 +403,13 @@ impl Validator<'_> {
                 })
             }
             Ok(mut row) => {
-                for &i in &self.hashed {
-                    if let Some(v) = &row.values[i] {
-                        row.values[i] = Some(Value::new(keys.keyed_hash(v.expose())));
-                    }
-                }
+                self.hash_kept(&mut row.values);
                 seal::encode(&self.names, &row.values, Some(mapping.key), payload);
                 let fingerprint = keys.fingerprint(payload);
                 Item::Valid(ValidRow { row, payload: payload.clone(), fingerprint })
             }
             Err(mut rej) => {
+                self.hash_kept(&mut rej.values);
                 if rej.key.as_ref().is_some_and(|k| self.duplicates.contains(&key_hash(k.as_str()))) {
                     rej.errors.push(CellError { field: mapping.key, rule: Rule::DuplicateKey });
                 }

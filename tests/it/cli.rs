@@ -169,3 +169,32 @@ fn demo_ingests_day1_then_day2_and_prints_both_reports() {
     assert!(text.contains("== day1 ==") && text.contains("== day2 =="), "{text}");
     assert_eq!(text.matches("· applied").count(), 2, "{text}");
 }
+
+#[test]
+fn a_field_kept_as_hash_is_stored_only_as_its_keyed_hash() {
+    let Some(ws) = Workspace::new(Backend::Sqlite) else { return };
+    let acme = std::fs::read_to_string(ws.path().join("mappings/acme.toml")).unwrap();
+    let hashed = acme.replace(
+        "purpose = \"identification for insurance and pension\"",
+        "purpose = \"identification for insurance and pension\"\nkeep = \"hash\"",
+    );
+    assert_ne!(acme, hashed);
+    std::fs::write(ws.path().join("mappings/hashed.toml"), hashed).unwrap();
+    let file = fixtures().join("reference/day1.utf8bom.csv");
+    let (code, _) = ws.ingest(&file, &["--mapping", "mappings/hashed.toml"]);
+    assert_eq!(code, 0);
+    let mut r = csv::Reader::from_path(&file).unwrap();
+    let headers: Vec<String> =
+        r.headers().unwrap().iter().map(|h| h.trim_start_matches('\u{feff}').to_owned()).collect();
+    let key_col = headers.iter().position(|h| h == "Anst.nr").unwrap();
+    let key = r.records().next().unwrap().unwrap().get(key_col).unwrap().trim().to_owned();
+    let out = ws.run(&["employees", "show", "--tenant", "acme", &key, "--json"]);
+    let person: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let stored = person["fields"]["national_id"].as_str().unwrap();
+    assert_eq!(stored.len(), 40, "{stored}");
+    assert!(stored.bytes().all(|b| b.is_ascii_hexdigit()));
+    // The same file again under the same mapping is unchanged: the hash is stable.
+    let day1_again = fixtures().join("reference/day1.win1252.csv");
+    let (_, again) = ws.ingest(&day1_again, &["--mapping", "mappings/hashed.toml"]);
+    assert_eq!(again["counts"]["unchanged"], again["counts"]["rows"]);
+}
