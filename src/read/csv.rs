@@ -235,6 +235,9 @@ struct Scanner<R> {
     /// Start lines of records the parser has not returned yet.
     starts: VecDeque<u64>,
     fault: Option<ReadError>,
+    /// The last byte scanned was a CR: a following LF ends the same line (CRLF), while a lone
+    /// CR ends one by itself (classic Mac exports).
+    prev_cr: bool,
 }
 
 impl<R: Read> Scanner<R> {
@@ -260,11 +263,13 @@ impl<R: Read> Scanner<R> {
             max_field_bytes,
             starts: VecDeque::new(),
             fault: None,
+            prev_cr: false,
         }
     }
 
     fn scan(&mut self, bytes: &[u8]) {
         let (mut state, mut line, mut field, mut cells) = (self.state, self.line, self.field_bytes, self.cells);
+        let mut prev_cr = self.prev_cr;
         let mut i = 0;
         while i < bytes.len() {
             // Most bytes are ordinary bytes inside a cell: skip the run in one tight loop.
@@ -272,6 +277,7 @@ impl<R: Read> Scanner<R> {
                 let rest = &bytes[i..];
                 let run = rest.iter().position(|&b| self.classes[usize::from(b)] != OTHER).unwrap_or(rest.len());
                 (i, field) = (i + run, field + run);
+                prev_cr &= run == 0;
                 if field > self.max_field_bytes {
                     self.fault = Some(ReadError::FieldTooLarge { line: self.record_line, limit: self.max_field_bytes });
                     return;
@@ -282,7 +288,8 @@ impl<R: Read> Scanner<R> {
             let class = self.classes[usize::from(b)];
             if state == State::StartRecord {
                 if class == TERMINATOR {
-                    line += u64::from(b == b'\n');
+                    line += u64::from(b == b'\r' || !prev_cr);
+                    prev_cr = b == b'\r';
                     continue;
                 }
                 self.starts.push_back(line);
@@ -293,7 +300,8 @@ impl<R: Read> Scanner<R> {
                 self.fault = Some(ReadError::NulByte { line });
                 return;
             }
-            line += u64::from(b == b'\n');
+            line += u64::from(b == b'\r' || (b == b'\n' && !prev_cr));
+            prev_cr = b == b'\r';
             state = match (state, class) {
                 (State::StartField, QUOTE) => {
                     self.quote_line = line;
@@ -327,7 +335,7 @@ impl<R: Read> Scanner<R> {
                 return;
             }
         }
-        (self.state, self.line, self.field_bytes, self.cells) = (state, line, field, cells);
+        (self.state, self.line, self.field_bytes, self.cells, self.prev_cr) = (state, line, field, cells, prev_cr);
     }
 }
 
@@ -446,6 +454,14 @@ mod tests {
         let options = ReadOptions { delimiter: Some(b'|'), ..ReadOptions::default() };
         let (header, _) = read_all(b"a|b\n1|2\n", &options).unwrap();
         assert_eq!(header.columns, ["a", "b"]);
+    }
+
+    #[test]
+    fn lone_carriage_returns_end_lines_too() {
+        let (header, rows) = read_all(b"id;n\r1;a\r\r2;\"b\rc\"\r3;d\r", &ReadOptions::default()).unwrap();
+        assert_eq!(header.line, 1);
+        let lines: Vec<(u64, u64)> = rows.iter().map(|r| (r.0, r.1)).collect();
+        assert_eq!(lines, [(1, 2), (2, 4), (3, 6)]);
     }
 
     #[test]
@@ -618,7 +634,8 @@ mod tests {
                     .from_writer(Vec::new());
                 let cells = [format!("k{}", cells[0]), cells[1].clone()];
                 writer.write_record(&cells).unwrap();
-                let line = 1 + text.matches('\n').count() as u64;
+                // CRLF, a lone CR and a lone LF each end one line.
+                let line = 1 + text.replace("\r\n", "\n").matches(['\n', '\r']).count() as u64;
                 expected.push((line, cells.to_vec()));
                 text.push_str(&String::from_utf8(writer.into_inner().unwrap()).unwrap());
             }
