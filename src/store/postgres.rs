@@ -222,8 +222,16 @@ impl Store for PgStore {
 
     async fn history(&self, tenant: &TenantId, key: &EmployeeKey) -> Result<Vec<HistoryEntry>, StoreError> {
         let rows = sqlx::query(
-            "SELECT h.run_id, h.kind, h.fields, r.started_at FROM history h LEFT JOIN runs r ON r.id = h.run_id \
-             WHERE h.tenant = $1 AND h.employee_id = $2 ORDER BY r.started_at, h.seq",
+            // A person's creation is their register row's `created_run`, not a history row: on a
+            // first load that saves writing one history row per person.
+            "SELECT run_id, kind, fields, started_at FROM ( \
+               SELECT e.created_run AS run_id, 'new'::text AS kind, ''::text AS fields, r.started_at AS started_at, \
+                      0 AS seq FROM employees e LEFT JOIN runs r ON r.id = e.created_run \
+                WHERE e.tenant = $1 AND e.employee_id = $2 \
+               UNION ALL \
+               SELECT h.run_id, h.kind, h.fields, r.started_at, h.seq FROM history h \
+                 LEFT JOIN runs r ON r.id = h.run_id WHERE h.tenant = $1 AND h.employee_id = $2 \
+             ) AS entries ORDER BY seq = 0 DESC, started_at, seq",
         )
         .bind(tenant.as_str())
         .bind(key.as_str())
@@ -299,8 +307,9 @@ impl Apply for PgApply {
             q.build().execute(&mut *self.register).await?;
 
             // A row whose values are unchanged (only its fingerprint moved, after a mapping
-            // change) gets its fingerprint refreshed but no history entry.
-            let changed: Vec<_> = chunk.iter().filter(|p| p.class != Class::Unchanged).collect();
+            // change) gets its fingerprint refreshed but no history entry; a new person's entry
+            // is their row's `created_run` (see `history`).
+            let changed: Vec<_> = chunk.iter().filter(|p| !matches!(p.class, Class::Unchanged | Class::New)).collect();
             if !changed.is_empty() {
                 let mut h =
                     QueryBuilder::<Postgres>::new("INSERT INTO history (tenant, employee_id, run_id, kind, fields) ");
