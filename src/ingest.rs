@@ -5,7 +5,7 @@
 //! so memory holds the register's index and a few batches, never the file.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -87,11 +87,15 @@ pub async fn ingest<S: Store>(store: &S, req: &Request<'_>) -> Report {
     match outcome {
         Ok(Some(apply)) => {
             let record = RunRecord { report: report.to_json(), ..record };
+            let t = Instant::now();
             if let Err(e) = apply.commit(&record).await {
                 report.status = RunStatus::Failed.as_str().into();
                 report.error = Some(format!("commit failed, nothing was applied: {e}"));
                 record_quietly(store, &report, record).await;
             }
+            // The stored report cannot time its own commit; the printed one does.
+            report.timings_ms.insert("commit".into(), elapsed_ms(t));
+            report.timings_ms.insert("total".into(), elapsed_ms(started));
         }
         _ if req.dry_run => {}
         _ => record_quietly(store, &report, record).await,
@@ -160,12 +164,13 @@ async fn run<S: Store>(
     });
     let mut register = store.load_register(req.tenant).await?;
     report.timings_ms.insert("load_register".into(), elapsed_ms(t));
-    let (duplicates, scan_ms) = dup_task.await.map_err(|_| IngestError::Worker)?.map_err(|e| file_error(&label, e))?;
+    let ((duplicates, records), scan_ms) =
+        dup_task.await.map_err(|_| IngestError::Worker)?.map_err(|e| file_error(&label, e))?;
     report.timings_ms.insert("scan_keys".into(), scan_ms);
 
     let t = Instant::now();
     let mut apply = if req.dry_run { None } else { Some(store.begin_apply(req.tenant, run_id).await?) };
-    let counts = stream(store, req, run_id, keys, duplicates, &mut register, &mut apply, report).await?;
+    let counts = stream(store, req, run_id, keys, (duplicates, records), &mut register, &mut apply, report).await?;
     report.timings_ms.insert("validate_diff_apply".into(), elapsed_ms(t));
 
     report.counts = (&counts).into();
@@ -222,7 +227,12 @@ fn key_hash(key: &str) -> u128 {
 
 /// Pass 1: reads only the key column to find keys that occur more than once. It also meets
 /// every file-level error before anything is written.
-fn scan_keys(file: &Path, mapping: &Mapping, today: chrono::NaiveDate) -> Result<HashSet<u128>, FileError> {
+/// Returns the duplicate key hashes and the open file, rewound for pass 2.
+fn scan_keys(
+    file: &Path,
+    mapping: &Mapping,
+    today: chrono::NaiveDate,
+) -> Result<(HashSet<u128>, read::Records), FileError> {
     let mut records = read::open(file, &mapping.read).map_err(FileError::Read)?;
     let plan = Plan::new(records.header(), mapping).map_err(FileError::Plan)?;
     let ctx = Context { today, workbook: records.header().detected.format != "csv" };
@@ -237,7 +247,8 @@ fn scan_keys(file: &Path, mapping: &Mapping, today: chrono::NaiveDate) -> Result
             }
         }
     }
-    Ok(dups)
+    records.rewind(file, &mapping.read).map_err(FileError::Read)?;
+    Ok((dups, records))
 }
 
 /// A validated row, encoded and fingerprinted on the reader thread.
@@ -263,7 +274,7 @@ struct FileFacts {
 
 /// Pass 2, on its own thread: read, validate, minimise, encode and fingerprint, in batches.
 fn read_and_validate(
-    file: PathBuf,
+    mut records: read::Records,
     mapping: Arc<Mapping>,
     keys: Arc<TenantKeys>,
     duplicates: HashSet<u128>,
@@ -271,7 +282,6 @@ fn read_and_validate(
     tx: mpsc::Sender<Vec<Item>>,
     progress: Option<Arc<dyn Fn(u64, u64) + Send + Sync>>,
 ) -> Result<FileFacts, FileError> {
-    let mut records = read::open(&file, &mapping.read).map_err(FileError::Read)?;
     let header = records.header().clone();
     let plan = Plan::new(&header, &mapping).map_err(FileError::Plan)?;
     let ctx = Context { today: ctx_today, workbook: header.detected.format != "csv" };
@@ -431,6 +441,9 @@ struct Sink<'r, S: Store> {
     counts: Counts,
     rejections: Vec<(u64, u64, CellError)>,
     truncated: bool,
+    /// Time spent fetching stored records to compare, and writing batches.
+    load_ms: std::time::Duration,
+    write_ms: std::time::Duration,
     pending: Vec<ValidRow>,
     batch: Batch,
 }
@@ -478,7 +491,9 @@ impl<S: Store> Sink<'_, S> {
         }
         let pending = std::mem::take(&mut self.pending);
         let wanted: Vec<EmployeeKey> = pending.iter().map(|v| v.row.key.clone()).collect();
+        let t = Instant::now();
         let stored = self.store.load_sealed(self.tenant, &wanted).await?;
+        self.load_ms += t.elapsed();
         let by_key: std::collections::HashMap<&EmployeeKey, &crate::store::SealedPerson> =
             stored.iter().map(|p| (&p.key, p)).collect();
         let names = self.names.clone();
@@ -553,7 +568,9 @@ impl<S: Store> Sink<'_, S> {
         }
         let batch = std::mem::take(&mut self.batch);
         if let Some(a) = apply.as_mut() {
+            let t = Instant::now();
             a.write(&batch).await?;
+            self.write_ms += t.elapsed();
         }
         Ok(())
     }
@@ -573,19 +590,18 @@ async fn stream<S: Store>(
     req: &Request<'_>,
     run_id: &RunId,
     keys: Arc<TenantKeys>,
-    duplicates: HashSet<u128>,
+    (duplicates, records): (HashSet<u128>, read::Records),
     register: &mut Register,
     apply: &mut Option<S::Apply>,
     report: &mut Report,
 ) -> Result<Counts, IngestError> {
     let (tx, mut rx) = mpsc::channel::<Vec<Item>>(8);
     let worker = {
-        let (file, mapping, keys, progress) =
-            (req.file.to_path_buf(), req.mapping.clone(), keys.clone(), req.progress.clone());
+        let (mapping, keys, progress) = (req.mapping.clone(), keys.clone(), req.progress.clone());
         let today = req.clock.today();
         std::thread::Builder::new()
             .name("hrfeed-read".into())
-            .spawn(move || read_and_validate(file, mapping, keys, duplicates, today, tx, progress))
+            .spawn(move || read_and_validate(records, mapping, keys, duplicates, today, tx, progress))
             .map_err(|_| IngestError::Worker)?
     };
     let mut sink = Sink {
@@ -599,6 +615,8 @@ async fn stream<S: Store>(
         counts: Counts::default(),
         rejections: Vec::new(),
         truncated: false,
+        load_ms: std::time::Duration::ZERO,
+        write_ms: std::time::Duration::ZERO,
         pending: Vec::new(),
         batch: Batch::default(),
     };
@@ -665,5 +683,8 @@ async fn stream<S: Store>(
         })
         .collect();
     report.rejections_truncated = sink.truncated;
+    let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    report.timings_ms.insert("load_compared".into(), ms(sink.load_ms));
+    report.timings_ms.insert("write".into(), ms(sink.write_ms));
     Ok(sink.counts)
 }

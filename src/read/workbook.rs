@@ -31,6 +31,8 @@ pub struct SheetRecords {
     row: u64,
     max_field_bytes: usize,
     scratch: String,
+    /// Range index of the first row after the header, for `rewind`.
+    data_start: usize,
 }
 
 impl SheetRecords {
@@ -50,14 +52,21 @@ impl SheetRecords {
             row: 0,
             max_field_bytes: options.max_field_bytes,
             scratch: String::new(),
+            data_start: 0,
         };
         let (columns, line) = records.read_header(options)?;
+        records.data_start = records.next;
         records.columns = columns.len();
         if !records.has_data_row() {
             return Err(ReadError::HeaderOnly);
         }
         let detected = Detected { format: name, encoding: "", delimiter: 0 };
         Ok((records, Header { columns, line, detected }))
+    }
+
+    /// Back to the first data row: the sheet is in memory, so a second pass costs no parse.
+    pub fn rewind(&mut self) {
+        (self.next, self.row) = (self.data_start, 0);
     }
 
     /// Reads the next data record into `record`; `Ok(false)` after the last non-blank row.

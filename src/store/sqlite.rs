@@ -229,9 +229,10 @@ impl Store for SqliteStore {
             }
             q.push(")");
             let found: Vec<(Vec<u8>, Vec<u8>)> = q.build_query_as().fetch_all(&self.keys).await?;
+            let mut found: std::collections::HashMap<Vec<u8>, Vec<u8>> = found.into_iter().collect();
             for p in chunk.iter_mut() {
-                if let Some((_, w)) = found.iter().find(|(id, _)| *id == p.key_id) {
-                    p.wrapped_key = w.clone();
+                if let Some(w) = found.remove(&p.key_id) {
+                    p.wrapped_key = w;
                 }
             }
         }
