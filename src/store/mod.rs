@@ -10,6 +10,26 @@ use crate::diff::{Class, Register};
 use crate::ids::{EmployeeKey, RunId, TenantId};
 use crate::seal::Fingerprint;
 
+/// SQL text both backends share verbatim: both accept `$n` placeholders and `ON CONFLICT`.
+mod sql {
+    pub const INSERT_RUN: &str = "INSERT INTO runs (id, tenant, file_name, sha256, status, started_at, finished_at, \
+         report) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+    pub const INSERT_TENANT_KEY: &str =
+        "INSERT INTO tenant_keys (tenant, wrapped, created_at) VALUES ($1, $2, $3) ON CONFLICT (tenant) DO NOTHING";
+    pub const INSERT_DATA_KEYS: &str = "INSERT INTO data_keys (key_id, tenant, wrapped) ";
+    pub const INSERT_EMPLOYEES: &str =
+        "INSERT INTO employees (tenant, employee_id, key_id, fingerprint, ended, sealed, created_run, updated_run) ";
+    pub const ON_CONFLICT_EMPLOYEES: &str = " ON CONFLICT (tenant, employee_id) DO UPDATE SET key_id = excluded.key_id, \
+         fingerprint = excluded.fingerprint, ended = excluded.ended, sealed = excluded.sealed, \
+         updated_run = excluded.updated_run";
+    pub const INSERT_HISTORY: &str = "INSERT INTO history (tenant, employee_id, run_id, kind, fields) ";
+    pub const INSERT_DELETIONS: &str = "INSERT INTO deletions (tenant, employee_id, due_on, run_id) ";
+    pub const ON_CONFLICT_DELETIONS: &str =
+        " ON CONFLICT (tenant, employee_id) DO UPDATE SET due_on = excluded.due_on, run_id = excluded.run_id";
+    pub const INSERT_QUARANTINE: &str =
+        "INSERT INTO quarantine (run_id, tenant, row_number, line, employee_id, errors, key_id, sealed) ";
+}
+
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 

@@ -7,7 +7,7 @@ use futures_util::TryStreamExt;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Executor, PgPool, Postgres, QueryBuilder, Row, Transaction};
 
-use super::{Apply, Batch, HistoryEntry, RunRecord, RunStatus, SealedPerson, Store, StoreError};
+use super::{Apply, Batch, HistoryEntry, RunRecord, RunStatus, SealedPerson, Store, StoreError, sql};
 use crate::diff::{Class, Register};
 use crate::ids::{EmployeeKey, RunId, TenantId};
 
@@ -92,11 +92,8 @@ fn run_from_row(r: &sqlx::postgres::PgRow) -> Result<RunRecord, StoreError> {
     })
 }
 
-const INSERT_RUN: &str = "INSERT INTO runs (id, tenant, file_name, sha256, status, started_at, finished_at, report) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-
 async fn insert_run<'e, E: sqlx::Executor<'e, Database = Postgres>>(e: E, run: &RunRecord) -> Result<(), StoreError> {
-    sqlx::query(INSERT_RUN)
+    sqlx::query(sql::INSERT_RUN)
         .bind(run.id.as_str())
         .bind(run.tenant.as_str())
         .bind(&run.file_name)
@@ -122,14 +119,7 @@ impl Store for PgStore {
     }
 
     async fn put_tenant_key(&self, tenant: &TenantId, wrapped: &[u8], now: &str) -> Result<Vec<u8>, StoreError> {
-        sqlx::query(
-            "INSERT INTO tenant_keys (tenant, wrapped, created_at) VALUES ($1, $2, $3) ON CONFLICT (tenant) DO NOTHING",
-        )
-        .bind(tenant.as_str())
-        .bind(wrapped)
-        .bind(now)
-        .execute(&self.keys)
-        .await?;
+        sqlx::query(sql::INSERT_TENANT_KEY).bind(tenant.as_str()).bind(wrapped).bind(now).execute(&self.keys).await?;
         self.tenant_key(tenant).await?.ok_or_else(|| StoreError::Database("tenant key vanished".into()))
     }
 
@@ -279,16 +269,14 @@ impl Apply for PgApply {
     async fn write(&mut self, batch: &Batch) -> Result<(), StoreError> {
         let (tenant, run) = (self.tenant.as_str(), self.run.as_str());
         for chunk in batch.keys.chunks(CHUNK) {
-            let mut q = QueryBuilder::<Postgres>::new("INSERT INTO data_keys (key_id, tenant, wrapped) ");
+            let mut q = QueryBuilder::<Postgres>::new(sql::INSERT_DATA_KEYS);
             q.push_values(chunk, |mut b, k| {
                 b.push_bind(k.key_id.as_slice()).push_bind(tenant).push_bind(k.wrapped.as_slice());
             });
             q.build().execute(&mut *self.keys).await?;
         }
         for chunk in batch.people.chunks(CHUNK) {
-            let mut q = QueryBuilder::<Postgres>::new(
-                "INSERT INTO employees (tenant, employee_id, key_id, fingerprint, ended, sealed, created_run, updated_run) ",
-            );
+            let mut q = QueryBuilder::<Postgres>::new(sql::INSERT_EMPLOYEES);
             q.push_values(chunk, |mut b, p| {
                 b.push_bind(tenant)
                     .push_bind(p.key.as_str())
@@ -299,11 +287,7 @@ impl Apply for PgApply {
                     .push_bind(run)
                     .push_bind(run);
             });
-            q.push(
-                " ON CONFLICT (tenant, employee_id) DO UPDATE SET key_id = excluded.key_id, \
-                 fingerprint = excluded.fingerprint, ended = excluded.ended, sealed = excluded.sealed, \
-                 updated_run = excluded.updated_run",
-            );
+            q.push(sql::ON_CONFLICT_EMPLOYEES);
             q.build().execute(&mut *self.register).await?;
 
             // A row whose values are unchanged (only its fingerprint moved, after a mapping
@@ -311,8 +295,7 @@ impl Apply for PgApply {
             // is their row's `created_run` (see `history`).
             let changed: Vec<_> = chunk.iter().filter(|p| !matches!(p.class, Class::Unchanged | Class::New)).collect();
             if !changed.is_empty() {
-                let mut h =
-                    QueryBuilder::<Postgres>::new("INSERT INTO history (tenant, employee_id, run_id, kind, fields) ");
+                let mut h = QueryBuilder::<Postgres>::new(sql::INSERT_HISTORY);
                 h.push_values(changed, |mut b, p| {
                     b.push_bind(tenant)
                         .push_bind(p.key.as_str())
@@ -325,12 +308,11 @@ impl Apply for PgApply {
 
             let due: Vec<_> = chunk.iter().filter(|p| p.delete_on.is_some()).collect();
             if !due.is_empty() {
-                let mut d =
-                    QueryBuilder::<Postgres>::new("INSERT INTO deletions (tenant, employee_id, due_on, run_id) ");
+                let mut d = QueryBuilder::<Postgres>::new(sql::INSERT_DELETIONS);
                 d.push_values(&due, |mut b, p| {
                     b.push_bind(tenant).push_bind(p.key.as_str()).push_bind(p.delete_on.as_deref()).push_bind(run);
                 });
-                d.push(" ON CONFLICT (tenant, employee_id) DO UPDATE SET due_on = excluded.due_on, run_id = excluded.run_id");
+                d.push(sql::ON_CONFLICT_DELETIONS);
                 d.build().execute(&mut *self.register).await?;
             }
             let cancel: Vec<&str> = chunk
@@ -347,17 +329,14 @@ impl Apply for PgApply {
             }
         }
         for chunk in batch.missing.chunks(CHUNK) {
-            let mut h =
-                QueryBuilder::<Postgres>::new("INSERT INTO history (tenant, employee_id, run_id, kind, fields) ");
+            let mut h = QueryBuilder::<Postgres>::new(sql::INSERT_HISTORY);
             h.push_values(chunk, |mut b, k| {
                 b.push_bind(tenant).push_bind(k.as_str()).push_bind(run).push_bind("missing").push_bind("");
             });
             h.build().execute(&mut *self.register).await?;
         }
         for chunk in batch.quarantine.chunks(CHUNK) {
-            let mut q = QueryBuilder::<Postgres>::new(
-                "INSERT INTO quarantine (run_id, tenant, row_number, line, employee_id, errors, key_id, sealed) ",
-            );
+            let mut q = QueryBuilder::<Postgres>::new(sql::INSERT_QUARANTINE);
             q.push_values(chunk, |mut b, r| {
                 b.push_bind(run)
                     .push_bind(tenant)
