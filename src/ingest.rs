@@ -91,7 +91,8 @@ pub async fn ingest<S: Store>(store: &S, req: &Request<'_>) -> Report {
             if let Err(e) = apply.commit(&record).await {
                 report.status = RunStatus::Failed.as_str().into();
                 report.error = Some(format!("commit failed, nothing was applied: {e}"));
-                record_quietly(store, &report, record).await;
+                // Recorded as failed, never as applied: the file must stay processable.
+                record_quietly(store, &report, RunRecord { status: RunStatus::Failed, ..record }).await;
             }
             // The stored report cannot time its own commit; the printed one does.
             report.timings_ms.insert("commit".into(), elapsed_ms(t));
@@ -192,6 +193,7 @@ fn file_error(label: &str, e: FileError) -> IngestError {
     match e {
         FileError::Read(source) => IngestError::Read { file: label.to_owned(), source },
         FileError::Plan(source) => IngestError::Plan { file: label.to_owned(), source },
+        FileError::Worker => IngestError::Worker,
     }
 }
 
@@ -210,6 +212,8 @@ async fn tenant_keys<S: Store>(store: &S, req: &Request<'_>) -> Result<TenantKey
 enum FileError {
     Read(ReadError),
     Plan(PlanError),
+    /// A validator thread panicked (a bug, not the file's fault).
+    Worker,
 }
 
 /// Hashes a key to 128 bits: duplicate detection holds one of these per row instead of the key
@@ -300,15 +304,17 @@ fn read_and_validate(
     let workers = std::thread::available_parallelism().map_or(2, usize::from).clamp(1, 8);
     let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<(Vec<Record>, usize)>(workers);
     let (free_tx, free_rx) = std::sync::mpsc::channel::<Vec<Record>>();
-    let work_rx = std::sync::Mutex::new(work_rx);
+    // Each validator owns a handle on the work queue, so when they all stop (the apply side
+    // gave up) the queue closes and the reader's `send` fails instead of blocking for ever.
+    let work_rx = Arc::new(std::sync::Mutex::new(work_rx));
     let (read_result, flags) = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
-                let (work_rx, free_tx, tx, v) = (&work_rx, free_tx.clone(), tx.clone(), &validator);
-                scope.spawn(move || v.run(work_rx, &free_tx, &tx))
+                let (work_rx, free_tx, tx, v) = (work_rx.clone(), free_tx.clone(), tx.clone(), &validator);
+                scope.spawn(move || v.run(&work_rx, &free_tx, &tx))
             })
             .collect();
-        drop(free_tx);
+        drop((free_tx, work_rx));
         let read_result = (|| {
             loop {
                 let mut chunk = free_rx.try_recv().unwrap_or_else(|_| vec![Record::default(); ROWS_PER_BATCH]);
@@ -330,8 +336,13 @@ fn read_and_validate(
         })();
         drop(work_tx);
         let mut flags = Vec::new();
+        let mut read_result = read_result;
         for h in handles {
-            let f: Vec<bool> = h.join().unwrap_or_default();
+            // A validator that panicked lost its chunk: the run must fail, not miss rows.
+            let Ok(f) = h.join() else {
+                read_result = Err(FileError::Worker);
+                continue;
+            };
             flags.resize(f.len().max(flags.len()), false);
             for (a, b) in flags.iter_mut().zip(f) {
                 *a |= b;

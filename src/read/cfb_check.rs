@@ -50,23 +50,32 @@ pub fn check(bytes: &[u8]) -> Result<(), &'static str> {
         difat.extend_from_slice(rest);
         next = *last;
     }
+    // FAT sectors: each named once and no more than the header declares, so the FAT stays
+    // bounded by the file's size.
+    let fat_ids: Vec<u32> = difat.into_iter().filter(|id| *id < DIFSECT).collect();
+    let mut named = std::collections::HashSet::new();
+    if fat_ids.len() > fat_len || !fat_ids.iter().all(|id| named.insert(*id)) {
+        return Err(bad);
+    }
     let mut fat = Vec::new();
-    for id in difat.into_iter().filter(|id| *id < DIFSECT) {
+    for id in fat_ids {
         let s = sector(id).ok_or(bad)?;
         fat.extend((0..s.len() / 4).filter_map(|i| u32_at(s, 4 * i)));
     }
 
-    // Every chain calamine follows must end without a cycle, within the FAT.
+    // Every chain calamine follows must end within the FAT; a chain longer than the FAT has a
+    // cycle. All walks together are capped too, so many long chains cannot cost quadratic time.
+    let budget = std::cell::Cell::new(fat.len().saturating_mul(4).max(64));
     let chain = |start: u32| -> Result<usize, &'static str> {
-        let mut seen = vec![false; fat.len()];
         let (mut id, mut n) = (start, 0usize);
         while id != ENDOFCHAIN {
-            let slot = seen.get_mut(id as usize).ok_or(bad)?;
-            if std::mem::replace(slot, true) {
+            let next = *fat.get(id as usize).ok_or(bad)?;
+            n += 1;
+            if n > fat.len() || budget.get() == 0 {
                 return Err(bad);
             }
-            id = fat[id as usize];
-            n += 1;
+            budget.set(budget.get() - 1);
+            id = next;
         }
         Ok(n)
     };
