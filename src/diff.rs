@@ -5,24 +5,41 @@
 //! decides *new* and *unchanged* from keyed fingerprints alone; only rows whose fingerprint
 //! differs are compared field by field (`classify`) once their stored values are unsealed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::ids::EmployeeKey;
 use crate::seal::Fingerprint;
 use crate::value::Value;
 
 /// The register as the diff needs it: per person, the fingerprint and whether they are ended.
-#[derive(Debug, Default)]
+///
+/// Kept compact because it is the one structure that grows with the register: the keys live in
+/// one string arena, the entries in one vector, and the hash index holds only entry numbers
+/// (about 45 bytes a person). "Seen in this file" is an atomic bit per entry, so the validator
+/// threads can classify rows against a shared register.
+#[derive(Default)]
 pub struct Register {
-    entries: HashMap<EmployeeKey, Entry>,
+    arena: String,
+    entries: Vec<Entry>,
+    index: hashbrown::HashTable<u32>,
+    hasher: hashbrown::DefaultHashBuilder,
+    seen: Vec<AtomicU64>,
 }
 
 #[derive(Debug, Clone, Copy)]
-pub struct Entry {
-    pub fingerprint: Fingerprint,
-    pub ended: bool,
-    seen: bool,
+struct Entry {
+    fingerprint: Fingerprint,
+    start: u32,
+    len: u32,
+    ended: bool,
 }
+
+/// The in-memory index addresses people and key bytes with 32 bits.
+#[derive(Debug, thiserror::Error)]
+#[error("the register is too large for the in-memory index (over 4 billion people or key bytes)")]
+pub struct RegisterFull;
 
 /// The first-stage verdict for one valid row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,13 +50,60 @@ pub enum Quick {
     Compare,
 }
 
+impl std::fmt::Debug for Register {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Register({} people)", self.entries.len())
+    }
+}
+
 impl Register {
     pub fn with_capacity(n: usize) -> Register {
-        Register { entries: HashMap::with_capacity(n) }
+        Register {
+            arena: String::with_capacity(n * 8),
+            entries: Vec::with_capacity(n),
+            index: hashbrown::HashTable::with_capacity(n),
+            ..Register::default()
+        }
     }
 
-    pub fn insert(&mut self, key: EmployeeKey, fingerprint: Fingerprint, ended: bool) {
-        self.entries.insert(key, Entry { fingerprint, ended, seen: false });
+    fn key_at(&self, i: u32) -> &str {
+        let e = &self.entries[i as usize];
+        &self.arena[e.start as usize..(e.start + e.len) as usize]
+    }
+
+    fn find(&self, key: &str) -> Option<u32> {
+        let h = self.hasher.hash_one(key);
+        self.index.find(h, |&i| self.key_at(i) == key).copied()
+    }
+
+    /// Adds a person; a key already present is updated in place.
+    pub fn insert(&mut self, key: EmployeeKey, fingerprint: Fingerprint, ended: bool) -> Result<(), RegisterFull> {
+        if let Some(i) = self.find(key.as_str()) {
+            let e = &mut self.entries[i as usize];
+            (e.fingerprint, e.ended) = (fingerprint, ended);
+            return Ok(());
+        }
+        let end = self.arena.len() + key.as_str().len();
+        let (Ok(start), Ok(len), Ok(n), Ok(_)) = (
+            u32::try_from(self.arena.len()),
+            u32::try_from(key.as_str().len()),
+            u32::try_from(self.entries.len()),
+            u32::try_from(end),
+        ) else {
+            return Err(RegisterFull);
+        };
+        self.arena.push_str(key.as_str());
+        self.entries.push(Entry { fingerprint, start, len, ended });
+        if self.seen.len() * 64 < self.entries.len() {
+            self.seen.push(AtomicU64::new(0));
+        }
+        let h = self.hasher.hash_one(key.as_str());
+        let Register { index, entries, arena, hasher, .. } = self;
+        index.insert_unique(h, n, |&i| {
+            let e = &entries[i as usize];
+            hasher.hash_one(&arena[e.start as usize..(e.start + e.len) as usize])
+        });
+        Ok(())
     }
 
     pub fn len(&self) -> usize {
@@ -50,36 +114,50 @@ impl Register {
         self.entries.is_empty()
     }
 
-    pub fn get(&self, key: &EmployeeKey) -> Option<&Entry> {
-        self.entries.get(key)
+    /// A person's stored fingerprint and whether they are ended.
+    pub fn get(&self, key: &EmployeeKey) -> Option<(Fingerprint, bool)> {
+        self.find(key.as_str()).map(|i| {
+            let e = &self.entries[i as usize];
+            (e.fingerprint, e.ended)
+        })
+    }
+
+    fn mark(&self, i: u32) {
+        self.seen[i as usize / 64].fetch_or(1 << (i % 64), Ordering::Relaxed);
+    }
+
+    fn is_seen(&self, i: usize) -> bool {
+        self.seen[i / 64].load(Ordering::Relaxed) & (1 << (i % 64)) != 0
     }
 
     /// Marks `key` present in the file and says what the fingerprint alone tells.
-    pub fn observe(&mut self, key: &EmployeeKey, fingerprint: &Fingerprint) -> Quick {
-        match self.entries.get_mut(key) {
+    pub fn observe(&self, key: &EmployeeKey, fingerprint: &Fingerprint) -> Quick {
+        match self.find(key.as_str()) {
             None => Quick::New,
-            Some(e) => {
-                e.seen = true;
-                if &e.fingerprint == fingerprint { Quick::Unchanged } else { Quick::Compare }
+            Some(i) => {
+                self.mark(i);
+                if &self.entries[i as usize].fingerprint == fingerprint { Quick::Unchanged } else { Quick::Compare }
             }
         }
     }
 
     /// Marks `key` present without classifying it (a rejected row whose key could be read).
-    pub fn mark_present(&mut self, key: &EmployeeKey) {
-        if let Some(e) = self.entries.get_mut(key) {
-            e.seen = true;
+    pub fn mark_present(&self, key: &EmployeeKey) {
+        if let Some(i) = self.find(key.as_str()) {
+            self.mark(i);
         }
     }
 
     /// People of a full file's register that the file did not mention and who are not ended.
-    pub fn missing(&self) -> impl Iterator<Item = &EmployeeKey> {
-        self.entries.iter().filter(|(_, e)| !e.seen && !e.ended).map(|(k, _)| k)
+    pub fn missing(&self) -> impl Iterator<Item = EmployeeKey> + '_ {
+        (0..self.entries.len())
+            .filter(|&i| !self.is_seen(i) && !self.entries[i].ended)
+            .map(|i| EmployeeKey::new(self.key_at(i as u32)))
     }
 
     /// People not ended: the base for the guard's percentages.
     pub fn active(&self) -> usize {
-        self.entries.values().filter(|e| !e.ended).count()
+        self.entries.iter().filter(|e| !e.ended).count()
     }
 }
 
@@ -204,11 +282,35 @@ mod tests {
         let mut r = Register::default();
         let fp = [0u8; 16];
         for (k, ended) in [("a", false), ("b", false), ("c", true)] {
-            r.insert(EmployeeKey::new(k), fp, ended);
+            r.insert(EmployeeKey::new(k), fp, ended).unwrap();
         }
         assert_eq!(r.observe(&EmployeeKey::new("a"), &fp), Quick::Unchanged);
         assert_eq!(r.observe(&EmployeeKey::new("z"), &fp), Quick::New);
+        r.mark_present(&EmployeeKey::new("c"));
         let missing: Vec<_> = r.missing().map(|k| k.as_str().to_owned()).collect();
         assert_eq!(missing, vec!["b".to_owned()]);
+        assert_eq!(r.active(), 2);
+        assert_eq!(r.get(&EmployeeKey::new("c")), Some((fp, true)));
+    }
+
+    #[test]
+    fn a_large_register_finds_every_key_and_tracks_seen_bits() {
+        let mut r = Register::with_capacity(10);
+        for i in 0..1000u32 {
+            let mut fp = [0u8; 16];
+            fp[..4].copy_from_slice(&i.to_le_bytes());
+            r.insert(EmployeeKey::new(&format!("E{i:05}")), fp, i % 10 == 0).unwrap();
+        }
+        assert_eq!(r.len(), 1000);
+        let mut fp = [0u8; 16];
+        fp[..4].copy_from_slice(&7u32.to_le_bytes());
+        assert_eq!(r.observe(&EmployeeKey::new("E00007"), &fp), Quick::Unchanged);
+        assert_eq!(r.observe(&EmployeeKey::new("E00008"), &fp), Quick::Compare);
+        assert_eq!(r.observe(&EmployeeKey::new("E01000"), &fp), Quick::New);
+        r.insert(EmployeeKey::new("E00009"), fp, false).unwrap();
+        assert_eq!(r.observe(&EmployeeKey::new("E00009"), &fp), Quick::Unchanged);
+        assert_eq!(r.len(), 1000);
+        // 900 active, three of them seen.
+        assert_eq!(r.missing().count(), 897);
     }
 }

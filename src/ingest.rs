@@ -58,6 +58,8 @@ pub enum IngestError {
     Io { file: String, source: std::io::Error },
     #[error("internal error: the reader thread stopped unexpectedly")]
     Worker,
+    #[error("internal error: the database writer stopped unexpectedly")]
+    WriterStopped,
 }
 
 /// Runs the whole pipeline for one file and returns its report (also for failed runs).
@@ -153,7 +155,7 @@ async fn run<S: Store>(
         report.duplicate_of = Some(prior.to_string());
         return Ok(None);
     }
-    let keys = Arc::new(tenant_keys(store, req).await?);
+    let keys = tenant_keys(store, req).await?;
 
     // Pass 1 (keys only, for duplicates) runs beside the register load.
     let t = Instant::now();
@@ -163,7 +165,7 @@ async fn run<S: Store>(
         let t = Instant::now();
         scan_keys(&f, &m, today).map(|d| (d, elapsed_ms(t)))
     });
-    let mut register = store.load_register(req.tenant).await?;
+    let register = store.load_register(req.tenant).await?;
     report.timings_ms.insert("load_register".into(), elapsed_ms(t));
     let ((duplicates, records), scan_ms) =
         dup_task.await.map_err(|_| IngestError::Worker)?.map_err(|e| file_error(&label, e))?;
@@ -171,12 +173,30 @@ async fn run<S: Store>(
 
     let t = Instant::now();
     let mut apply = if req.dry_run { None } else { Some(store.begin_apply(req.tenant, run_id).await?) };
-    let counts = stream(store, req, run_id, keys, (duplicates, records), &mut register, &mut apply, report).await?;
+    let shared = Arc::new(Shared {
+        tenant: req.tenant.clone(),
+        mapping: req.mapping.clone(),
+        keys,
+        key_ids: KeyIds::new(req.clock.now()),
+        person_layout: seal::Layout::new(
+            req.mapping
+                .fields
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != req.mapping.key)
+                .map(|(_, f)| f.name.clone())
+                .collect(),
+        ),
+        register,
+        duplicates,
+        today,
+    });
+    let counts = stream(store, req, run_id, shared.clone(), records, &mut apply, report).await?;
     report.timings_ms.insert("validate_diff_apply".into(), elapsed_ms(t));
 
     report.counts = (&counts).into();
     report.changed_fields = counts.changed_fields.clone();
-    match guard::guard(&counts, register.active(), req.mapping.mode, &req.mapping.policy) {
+    match guard::guard(&counts, shared.register.active(), req.mapping.mode, &req.mapping.policy) {
         Verdict::Held(reasons) => {
             report.status = RunStatus::Held.as_str().into();
             report.held_reasons = reasons;
@@ -240,31 +260,76 @@ fn scan_keys(
     let mut records = read::open(file, &mapping.read).map_err(FileError::Read)?;
     let plan = Plan::new(records.header(), mapping).map_err(FileError::Plan)?;
     let ctx = Context { today, workbook: records.header().detected.format != "csv" };
-    let mut seen = HashSet::new();
-    let mut dups = HashSet::new();
+    // One 16-byte hash per row, sorted once: half the memory of a hash set of the same hashes.
+    let mut hashes = Vec::new();
     let mut rec = Record::default();
     while records.next_into(&mut rec).map_err(FileError::Read)? {
         if let Some(key) = validate::key_of(&rec, &plan, mapping, ctx) {
-            let h = key_hash(&key);
-            if !seen.insert(h) {
-                dups.insert(h);
-            }
+            hashes.push(key_hash(&key));
         }
     }
+    hashes.sort_unstable();
+    let dups = hashes.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
+    drop(hashes);
     records.rewind(file, &mapping.read).map_err(FileError::Read)?;
     Ok((dups, records))
 }
 
-/// A validated row, encoded and fingerprinted on the reader thread.
+/// A valid row whose fingerprint differs from the register's: compared on the apply side.
 struct ValidRow {
     row: validate::Row,
     payload: Vec<u8>,
     fingerprint: Fingerprint,
 }
 
-enum Item {
-    Valid(ValidRow),
-    Rejected(Rejected),
+/// What the validators made of one chunk of records.
+#[derive(Default)]
+struct Validated {
+    rows: u64,
+    unchanged: u64,
+    /// New people, already sealed under their new data keys.
+    new: Vec<(NewKey, PersonWrite)>,
+    compare: Vec<ValidRow>,
+    rejected: Vec<Rejected>,
+}
+
+/// Names data keys: 6 bytes of the time in milliseconds and 4 random bytes, the same for a
+/// whole run, then a 6-byte counter. A run's keys are thus ordered, and append to the key store
+/// rather than landing at random places in its index.
+struct KeyIds {
+    prefix: [u8; 10],
+    next: std::sync::atomic::AtomicU64,
+}
+
+impl KeyIds {
+    fn new(now: chrono::DateTime<chrono::Utc>) -> KeyIds {
+        use rand::RngCore;
+        let mut prefix = [0u8; 10];
+        prefix[..6].copy_from_slice(&now.timestamp_millis().to_be_bytes()[2..]);
+        rand::rng().fill_bytes(&mut prefix[6..]);
+        KeyIds { prefix, next: std::sync::atomic::AtomicU64::new(0) }
+    }
+
+    fn next(&self) -> Vec<u8> {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        [&self.prefix[..], &n.to_be_bytes()[2..]].concat()
+    }
+}
+
+/// The deletion to schedule for a row's values: its end date plus the retention period.
+fn delete_on(mapping: &Mapping, values: &[Option<Value>]) -> Option<String> {
+    let end = mapping.end_date.and_then(|i| values[i].as_ref())?;
+    let date = chrono::NaiveDate::parse_from_str(end.expose(), "%Y-%m-%d").ok()?;
+    let due = date.checked_add_days(chrono::Days::new(u64::from(mapping.policy.retention_days_after_end)))?;
+    Some(due.format("%Y-%m-%d").to_string())
+}
+
+fn is_ended(mapping: &Mapping, values: &[Option<Value>]) -> bool {
+    mapping.end_date.is_some_and(|i| values[i].is_some())
+}
+
+fn person_aad(tenant: &TenantId, key: &EmployeeKey) -> String {
+    format!("{tenant}|{}", key.as_str())
 }
 
 /// What the reader thread learnt about the file as a whole.
@@ -279,23 +344,18 @@ struct FileFacts {
 /// Pass 2, on its own thread: read, validate, minimise, encode and fingerprint, in batches.
 fn read_and_validate(
     mut records: read::Records,
-    mapping: Arc<Mapping>,
-    keys: Arc<TenantKeys>,
-    duplicates: HashSet<u128>,
-    ctx_today: chrono::NaiveDate,
-    tx: mpsc::Sender<Vec<Item>>,
+    shared: Arc<Shared>,
+    tx: mpsc::Sender<Validated>,
     progress: Option<Arc<dyn Fn(u64, u64) + Send + Sync>>,
 ) -> Result<FileFacts, FileError> {
+    let mapping = &shared.mapping;
     let header = records.header().clone();
-    let plan = Plan::new(&header, &mapping).map_err(FileError::Plan)?;
-    let ctx = Context { today: ctx_today, workbook: header.detected.format != "csv" };
+    let plan = Plan::new(&header, mapping).map_err(FileError::Plan)?;
+    let ctx = Context { today: shared.today, workbook: header.detected.format != "csv" };
     let validator = Validator {
         plan: &plan,
-        mapping: &mapping,
-        keys: &keys,
-        duplicates: &duplicates,
+        shared: &shared,
         ctx,
-        names: mapping.fields.iter().map(|f| f.name.as_str()).collect(),
         hashed: (0..mapping.fields.len()).filter(|&i| mapping.fields[i].keep == Keep::Hash).collect(),
     };
     // Validation is the costly part of reading, so it runs on every core while this thread
@@ -360,14 +420,24 @@ fn read_and_validate(
     })
 }
 
+/// What the reader, the validators and the apply side share for one run.
+struct Shared {
+    tenant: TenantId,
+    mapping: Arc<Mapping>,
+    keys: TenantKeys,
+    key_ids: KeyIds,
+    /// The layout of a person's sealed values: every field but the key.
+    person_layout: seal::Layout,
+    register: Register,
+    duplicates: HashSet<u128>,
+    today: chrono::NaiveDate,
+}
+
 /// What a validator thread needs, shared by reference.
 struct Validator<'a> {
     plan: &'a Plan,
-    mapping: &'a Mapping,
-    keys: &'a TenantKeys,
-    duplicates: &'a HashSet<u128>,
+    shared: &'a Shared,
     ctx: Context,
-    names: Vec<&'a str>,
     hashed: Vec<usize>,
 }
 
@@ -377,7 +447,7 @@ impl Validator<'_> {
         &self,
         work: &std::sync::Mutex<std::sync::mpsc::Receiver<(Vec<Record>, usize)>>,
         free: &std::sync::mpsc::Sender<Vec<Record>>,
-        tx: &mpsc::Sender<Vec<Item>>,
+        tx: &mpsc::Sender<Validated>,
     ) -> Vec<bool> {
         let mut flags = Vec::new();
         let mut payload = Vec::new();
@@ -387,13 +457,13 @@ impl Validator<'_> {
                 Err(_) => break,
             };
             let Ok((chunk, n)) = next else { break };
-            let mut items = Vec::with_capacity(n);
+            let mut out = Validated { rows: n as u64, ..Validated::default() };
             for rec in &chunk[..n] {
                 self.plan.scan_dropped(rec, &mut flags);
-                items.push(self.item(rec, &mut payload));
+                self.item(rec, &mut payload, &mut out);
             }
             let _ = free.send(chunk);
-            if tx.blocking_send(items).is_err() {
+            if tx.blocking_send(out).is_err() {
                 break;
             }
         }
@@ -404,37 +474,63 @@ impl Validator<'_> {
     fn hash_kept(&self, values: &mut [Option<Value>]) {
         for &i in &self.hashed {
             if let Some(v) = &values[i] {
-                values[i] = Some(Value::new(self.keys.keyed_hash(v.expose())));
+                values[i] = Some(Value::new(self.shared.keys.keyed_hash(v.expose())));
             }
         }
     }
 
-    fn item(&self, rec: &Record, payload: &mut Vec<u8>) -> Item {
-        let (mapping, keys) = (self.mapping, self.keys);
+    /// Validates one record and, for a valid row, classifies it against the register as far as
+    /// fingerprints tell: unchanged rows end here, new people are sealed here (on every core).
+    fn item(&self, rec: &Record, payload: &mut Vec<u8>, out: &mut Validated) {
+        let sh = self.shared;
+        let mapping = &*sh.mapping;
         match validate::validate(rec, self.plan, mapping, self.ctx) {
-            Ok(mut row) if self.duplicates.contains(&key_hash(row.key.as_str())) => {
+            Ok(mut row) if sh.duplicates.contains(&key_hash(row.key.as_str())) => {
                 self.hash_kept(&mut row.values);
+                sh.register.mark_present(&row.key);
                 let errors = vec![CellError { field: mapping.key, rule: Rule::DuplicateKey }];
-                Item::Rejected(Rejected {
+                out.rejected.push(Rejected {
                     row: row.row,
                     line: row.line,
                     key: Some(row.key),
                     errors,
                     values: row.values,
-                })
+                });
             }
             Ok(mut row) => {
                 self.hash_kept(&mut row.values);
-                seal::encode(&self.names, &row.values, Some(mapping.key), payload);
-                let fingerprint = keys.fingerprint(payload);
-                Item::Valid(ValidRow { row, payload: payload.clone(), fingerprint })
+                seal::encode(&sh.person_layout, &row.values, Some(mapping.key), payload);
+                let fingerprint = sh.keys.fingerprint(payload);
+                match sh.register.observe(&row.key, &fingerprint) {
+                    Quick::Unchanged => out.unchanged += 1,
+                    Quick::Compare => out.compare.push(ValidRow { row, payload: payload.clone(), fingerprint }),
+                    Quick::New => {
+                        let (dk, wrapped) = sh.keys.new_data_key(row.key.as_str());
+                        let key_id = sh.key_ids.next();
+                        let sealed = dk.seal(&person_aad(&sh.tenant, &row.key), payload);
+                        let write = PersonWrite {
+                            class: Class::New,
+                            key_id: key_id.clone(),
+                            fingerprint,
+                            ended: is_ended(mapping, &row.values),
+                            sealed,
+                            fields: Vec::new(),
+                            delete_on: delete_on(mapping, &row.values),
+                            key: row.key,
+                        };
+                        out.new.push((NewKey { key_id, wrapped }, write));
+                    }
+                }
             }
             Err(mut rej) => {
                 self.hash_kept(&mut rej.values);
-                if rej.key.as_ref().is_some_and(|k| self.duplicates.contains(&key_hash(k.as_str()))) {
-                    rej.errors.push(CellError { field: mapping.key, rule: Rule::DuplicateKey });
+                if let Some(k) = &rej.key {
+                    sh.register.mark_present(k);
+                    if sh.duplicates.contains(&key_hash(k.as_str())) {
+                        rej.errors.push(CellError { field: mapping.key, rule: Rule::DuplicateKey });
+                    }
                 }
-                Item::Rejected(rej)
+                out.rejected.push(rej);
             }
         }
     }
@@ -443,56 +539,35 @@ impl Validator<'_> {
 /// The apply side's state while the file streams through.
 struct Sink<'r, S: Store> {
     store: &'r S,
-    tenant: &'r TenantId,
-    mapping: &'r Mapping,
-    keys: &'r TenantKeys,
+    shared: &'r Shared,
     names: Vec<&'r str>,
+    /// Stored layouts by id, to name the fields of what was sealed before.
+    layouts: std::collections::HashMap<seal::LayoutId, seal::Layout>,
+    quarantine_layout: seal::Layout,
     run_owner: String,
     quarantine_key: Option<(Vec<u8>, seal::DataKey)>,
     counts: Counts,
     rejections: Vec<(u64, u64, CellError)>,
     truncated: bool,
-    /// Time spent fetching stored records to compare, and writing batches.
+    /// Time spent fetching stored records to compare.
     load_ms: std::time::Duration,
-    write_ms: std::time::Duration,
     pending: Vec<ValidRow>,
     batch: Batch,
 }
 
 impl<S: Store> Sink<'_, S> {
-    fn delete_on(&self, values: &[Option<Value>]) -> Option<String> {
-        let end = self.mapping.end_date.and_then(|i| values[i].as_ref())?;
-        let date = chrono::NaiveDate::parse_from_str(end.expose(), "%Y-%m-%d").ok()?;
-        let due = date.checked_add_days(chrono::Days::new(u64::from(self.mapping.policy.retention_days_after_end)))?;
-        Some(due.format("%Y-%m-%d").to_string())
-    }
-
-    fn ended(&self, values: &[Option<Value>]) -> bool {
-        self.mapping.end_date.is_some_and(|i| values[i].is_some())
-    }
-
-    fn aad(&self, key: &EmployeeKey) -> String {
-        format!("{}|{}", self.tenant, key.as_str())
-    }
-
-    fn new_person(&mut self, v: ValidRow) {
-        let (dk, wrapped) = self.keys.new_data_key(v.row.key.as_str());
-        let key_id = new_key_id();
-        let sealed = dk.seal(&self.aad(&v.row.key), &v.payload);
-        self.batch.keys.push(NewKey { key_id: key_id.clone(), wrapped });
-        let delete_on = self.delete_on(&v.row.values);
-        let ended = self.ended(&v.row.values);
-        self.counts.add(Class::New);
-        self.batch.people.push(PersonWrite {
-            key: v.row.key,
-            class: Class::New,
-            key_id,
-            fingerprint: v.fingerprint,
-            ended,
-            sealed,
-            fields: Vec::new(),
-            delete_on,
-        });
+    fn take(&mut self, v: Validated) {
+        self.counts.rows += v.rows;
+        self.counts.unchanged += v.unchanged;
+        self.counts.new += v.new.len() as u64;
+        for (key, write) in v.new {
+            self.batch.keys.push(key);
+            self.batch.people.push(write);
+        }
+        self.pending.extend(v.compare);
+        for rej in v.rejected {
+            self.reject(rej);
+        }
     }
 
     /// Unseals the pending rows' stored values, classifies them and queues their writes.
@@ -503,33 +578,36 @@ impl<S: Store> Sink<'_, S> {
         let pending = std::mem::take(&mut self.pending);
         let wanted: Vec<EmployeeKey> = pending.iter().map(|v| v.row.key.clone()).collect();
         let t = Instant::now();
-        let stored = self.store.load_sealed(self.tenant, &wanted).await?;
+        let stored = self.store.load_sealed(&self.shared.tenant, &wanted).await?;
         self.load_ms += t.elapsed();
         let by_key: std::collections::HashMap<&EmployeeKey, &crate::store::SealedPerson> =
             stored.iter().map(|p| (&p.key, p)).collect();
-        let names = self.names.clone();
-        let dates = Dates { start: self.mapping.start_date, end: self.mapping.end_date };
-        let mut writes = Vec::new();
+        let (mapping, keys, tenant) = (&*self.shared.mapping, &self.shared.keys, &self.shared.tenant);
+        let dates = Dates { start: mapping.start_date, end: mapping.end_date };
+        let mut writes = Vec::with_capacity(pending.len());
         for v in pending {
             let Some(person) = by_key.get(&v.row.key) else {
                 return Err(StoreError::Database("a register row vanished during the run".into()).into());
             };
-            let dk = self.keys.unwrap_data_key(v.row.key.as_str(), &person.wrapped_key)?;
-            let old = seal::decode(&dk.open(&self.aad(&v.row.key), &person.sealed)?)?;
-            let (class, changed) = diff::classify(&names, &v.row.values, &old, dates, self.mapping.key);
+            let aad = person_aad(tenant, &v.row.key);
+            let dk = keys.unwrap_data_key(v.row.key.as_str(), &person.wrapped_key)?;
+            let (layout_id, values) = seal::decode(&dk.open(&aad, &person.sealed)?)?;
+            let layout = self.layouts.get(&layout_id).ok_or(SealError::Malformed)?;
+            let old = seal::named(layout, values)?;
+            let (class, changed) = diff::classify(&self.names, &v.row.values, &old, dates, mapping.key);
             self.counts.add(class);
             for &i in &changed {
-                *self.counts.changed_fields.entry(names[i].to_owned()).or_default() += 1;
+                *self.counts.changed_fields.entry(self.names[i].to_owned()).or_default() += 1;
             }
-            let sealed = dk.seal(&self.aad(&v.row.key), &v.payload);
+            let sealed = dk.seal(&aad, &v.payload);
             writes.push(PersonWrite {
                 class,
                 key_id: person.key_id.clone(),
                 fingerprint: v.fingerprint,
-                ended: self.ended(&v.row.values),
+                ended: is_ended(mapping, &v.row.values),
                 sealed,
-                fields: changed.iter().map(|&i| names[i].to_owned()).collect(),
-                delete_on: self.delete_on(&v.row.values),
+                fields: changed.iter().map(|&i| self.names[i].to_owned()).collect(),
+                delete_on: delete_on(mapping, &v.row.values),
                 key: v.row.key,
             });
         }
@@ -553,15 +631,15 @@ impl<S: Store> Sink<'_, S> {
         let (key_id, dk) = match &self.quarantine_key {
             Some(k) => k,
             None => {
-                let (dk, wrapped) = self.keys.new_data_key(&self.run_owner);
-                let key_id = new_key_id();
+                let (dk, wrapped) = self.shared.keys.new_data_key(&self.run_owner);
+                let key_id = self.shared.key_ids.next();
                 self.batch.keys.push(NewKey { key_id: key_id.clone(), wrapped });
                 self.quarantine_key.insert((key_id, dk))
             }
         };
         let mut payload = Vec::new();
-        seal::encode(&self.names, &rej.values, None, &mut payload);
-        let sealed = dk.seal(&format!("{}|{}|{}", self.tenant, self.run_owner, rej.row), &payload);
+        seal::encode(&self.quarantine_layout, &rej.values, None, &mut payload);
+        let sealed = dk.seal(&format!("{}|{}|{}", self.shared.tenant, self.run_owner, rej.row), &payload);
         let key_id = key_id.clone();
         self.batch.quarantine.push(QuarantineRow {
             row: rej.row,
@@ -573,101 +651,105 @@ impl<S: Store> Sink<'_, S> {
         });
     }
 
-    async fn flush<A: Apply>(&mut self, apply: &mut Option<A>, force: bool) -> Result<(), IngestError> {
+    /// Hands the batch to the writer once it is large enough (or `force`). A closed channel
+    /// means the writer failed; its error is the one reported.
+    async fn flush(&mut self, writer: &mpsc::Sender<Batch>, force: bool) -> Result<(), IngestError> {
         if !force && self.batch.len() < WRITE_BATCH {
             return Ok(());
         }
         let batch = std::mem::take(&mut self.batch);
-        if let Some(a) = apply.as_mut() {
-            let t = Instant::now();
-            a.write(&batch).await?;
-            self.write_ms += t.elapsed();
-        }
-        Ok(())
+        writer.send(batch).await.map_err(|_| IngestError::WriterStopped)
     }
 }
 
-/// 16 random bytes naming a data key; from the thread's CSPRNG, not a syscall per key.
-fn new_key_id() -> Vec<u8> {
-    use rand::RngCore;
-    let mut id = vec![0u8; 16];
-    rand::rng().fill_bytes(&mut id);
-    id
-}
-
-#[allow(clippy::too_many_arguments)]
 async fn stream<S: Store>(
     store: &S,
     req: &Request<'_>,
     run_id: &RunId,
-    keys: Arc<TenantKeys>,
-    (duplicates, records): (HashSet<u128>, read::Records),
-    register: &mut Register,
+    shared: Arc<Shared>,
+    records: read::Records,
     apply: &mut Option<S::Apply>,
     report: &mut Report,
 ) -> Result<Counts, IngestError> {
-    let (tx, mut rx) = mpsc::channel::<Vec<Item>>(8);
+    let (tx, mut rx) = mpsc::channel::<Validated>(8);
     let worker = {
-        let (mapping, keys, progress) = (req.mapping.clone(), keys.clone(), req.progress.clone());
-        let today = req.clock.today();
+        let (shared, progress) = (shared.clone(), req.progress.clone());
         std::thread::Builder::new()
             .name("hrfeed-read".into())
-            .spawn(move || read_and_validate(records, mapping, keys, duplicates, today, tx, progress))
+            .spawn(move || read_and_validate(records, shared, tx, progress))
             .map_err(|_| IngestError::Worker)?
     };
+    let names: Vec<&str> = req.mapping.fields.iter().map(|f| f.name.as_str()).collect();
+    let quarantine_layout = seal::Layout::new(names.iter().map(|n| (*n).to_owned()).collect());
+    let mut layouts: std::collections::HashMap<_, _> =
+        store.layouts().await?.into_iter().map(|l| (l.id(), l)).collect();
+    if let Some(a) = apply.as_mut() {
+        for l in [&shared.person_layout, &quarantine_layout] {
+            if !layouts.contains_key(&l.id()) {
+                a.put_layout(l).await?;
+            }
+        }
+    }
+    layouts.insert(shared.person_layout.id(), shared.person_layout.clone());
     let mut sink = Sink {
         store,
-        tenant: req.tenant,
-        mapping: &req.mapping,
-        keys: &keys,
-        names: req.mapping.fields.iter().map(|f| f.name.as_str()).collect(),
+        shared: &shared,
+        names,
+        layouts,
+        quarantine_layout,
         run_owner: format!("run:{run_id}"),
         quarantine_key: None,
         counts: Counts::default(),
         rejections: Vec::new(),
         truncated: false,
         load_ms: std::time::Duration::ZERO,
-        write_ms: std::time::Duration::ZERO,
         pending: Vec::new(),
         batch: Batch::default(),
     };
-    let streamed: Result<(), IngestError> = async {
-        while let Some(items) = rx.recv().await {
-            for item in items {
-                sink.counts.rows += 1;
-                match item {
-                    Item::Valid(v) => match register.observe(&v.row.key, &v.fingerprint) {
-                        Quick::New => sink.new_person(v),
-                        Quick::Unchanged => sink.counts.add(Class::Unchanged),
-                        Quick::Compare => sink.pending.push(v),
-                    },
-                    Item::Rejected(rej) => {
-                        if let Some(k) = &rej.key {
-                            register.mark_present(k);
-                        }
-                        sink.reject(rej);
-                    }
-                }
+    // Writes run beside validation: the writer awaits the database while the sink goes on
+    // classifying, and a failed write closes the channel, which stops the sink.
+    let (wtx, mut wrx) = mpsc::channel::<Batch>(2);
+    // `move`: a failed writer drops its receiver at once, so the sink's next send fails.
+    let writer = async move {
+        let mut spent = std::time::Duration::ZERO;
+        while let Some(batch) = wrx.recv().await {
+            if let Some(a) = apply.as_mut() {
+                let t = Instant::now();
+                a.write(&batch).await?;
+                spent += t.elapsed();
             }
-            if sink.pending.len() >= COMPARE_BATCH {
-                sink.compare_pending().await?;
-            }
-            sink.flush(apply, false).await?;
         }
-        sink.compare_pending().await?;
-        Ok(())
-    }
-    .await;
-    drop(rx);
-    let facts = worker.join().map_err(|_| IngestError::Worker)?;
-    let facts = facts.map_err(|e| file_error(&report.file, e))?;
-    streamed?;
-    if req.mapping.mode == FileMode::Full {
-        let missing: Vec<EmployeeKey> = register.missing().cloned().collect();
-        sink.counts.missing = missing.len() as u64;
-        sink.batch.missing = missing;
-    }
-    sink.flush(apply, true).await?;
+        Ok::<_, IngestError>(spent)
+    };
+    let producer = async {
+        let streamed: Result<(), IngestError> = async {
+            while let Some(v) = rx.recv().await {
+                sink.take(v);
+                if sink.pending.len() >= COMPARE_BATCH {
+                    sink.compare_pending().await?;
+                }
+                sink.flush(&wtx, false).await?;
+            }
+            sink.compare_pending().await
+        }
+        .await;
+        drop(rx);
+        let facts = worker.join().map_err(|_| IngestError::Worker)?;
+        let facts = facts.map_err(|e| file_error(&report.file, e))?;
+        streamed?;
+        if req.mapping.mode == FileMode::Full {
+            let missing: Vec<EmployeeKey> = shared.register.missing().collect();
+            sink.counts.missing = missing.len() as u64;
+            sink.batch.missing = missing;
+        }
+        sink.flush(&wtx, true).await?;
+        drop(wtx);
+        Ok::<_, IngestError>(facts)
+    };
+    let (written, produced) = tokio::join!(writer, producer);
+    // The writer's error explains a stopped producer, so it is reported first.
+    let write_ms = written?;
+    let facts = produced?;
 
     report.dropped_columns = facts.dropped;
     report.refused_columns = facts.refused;
@@ -696,6 +778,6 @@ async fn stream<S: Store>(
     report.rejections_truncated = sink.truncated;
     let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
     report.timings_ms.insert("load_compared".into(), ms(sink.load_ms));
-    report.timings_ms.insert("write".into(), ms(sink.write_ms));
+    report.timings_ms.insert("write".into(), ms(write_ms));
     Ok(sink.counts)
 }

@@ -182,61 +182,127 @@ impl DataKey {
     }
 }
 
-/// Encodes named values as the sealed payload: per field a name and an optional value, each
-/// length-prefixed. Names are included so a mapping that adds or reorders fields can still
-/// read what was stored.
-pub fn encode(names: &[&str], values: &[Option<Value>], skip: Option<usize>, out: &mut Vec<u8>) {
+/// The ordered field names a payload's values belong to. A payload names its layout by an id
+/// derived from the names, and the names are stored once per layout (the store's `layouts`
+/// table) rather than in every sealed row: that halves the register. A mapping that adds or
+/// reorders fields gets a new layout, and what was stored under the old one stays readable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    id: LayoutId,
+    names: Vec<String>,
+}
+
+/// A layout's id: 8 bytes of an unkeyed BLAKE3 of its names (names are not personal data).
+pub type LayoutId = [u8; 8];
+
+/// First byte of every payload: its encoding version.
+const PAYLOAD_V2: u8 = 2;
+
+impl Layout {
+    pub fn new(names: Vec<String>) -> Layout {
+        let text = names.join("\n");
+        let mut id = [0u8; 8];
+        id.copy_from_slice(&blake3::derive_key("hrfeed 2026 payload layout v1", text.as_bytes())[..8]);
+        Layout { id, names }
+    }
+
+    /// Rebuilds a stored layout, checking that its names still give its id.
+    pub fn from_stored(id: &[u8], text: &str) -> Result<Layout, SealError> {
+        let names = if text.is_empty() { Vec::new() } else { text.split('\n').map(str::to_owned).collect() };
+        let layout = Layout::new(names);
+        if layout.id.as_slice() == id { Ok(layout) } else { Err(SealError::Malformed) }
+    }
+
+    pub fn id(&self) -> LayoutId {
+        self.id
+    }
+
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The names as stored: one per line.
+    pub fn to_text(&self) -> String {
+        self.names.join("\n")
+    }
+}
+
+/// Encodes values as a sealed payload: version, layout id, then per field a varint of the
+/// value's length plus one (0 = empty) and the value's bytes. `skip` leaves out one field (the
+/// register's key, which is stored in clear beside the payload).
+pub fn encode(layout: &Layout, values: &[Option<Value>], skip: Option<usize>, out: &mut Vec<u8>) {
     out.clear();
-    for (i, (name, value)) in names.iter().zip(values).enumerate() {
+    out.push(PAYLOAD_V2);
+    out.extend_from_slice(&layout.id);
+    for (i, value) in values.iter().enumerate() {
         if Some(i) == skip {
             continue;
         }
-        put(out, name.as_bytes());
         match value {
             Some(v) => {
-                out.push(1);
-                put(out, v.expose().as_bytes());
+                let b = v.expose().as_bytes();
+                put_varint(out, b.len() as u64 + 1);
+                out.extend_from_slice(b);
             }
             None => out.push(0),
         }
     }
 }
 
-fn put(out: &mut Vec<u8>, b: &[u8]) {
-    // Names and cells are bounded by the reader's field limit, far below 4 GiB.
-    out.extend_from_slice(&(b.len() as u32).to_le_bytes());
-    out.extend_from_slice(b);
+fn put_varint(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
 }
 
-/// Decodes a payload written by [`encode`].
-pub fn decode(mut b: &[u8]) -> Result<Vec<(String, Option<Value>)>, SealError> {
-    let mut out = Vec::new();
+fn take_varint(b: &mut &[u8]) -> Result<u64, SealError> {
+    let mut n = 0u64;
+    for shift in (0..64).step_by(7) {
+        let (&byte, rest) = b.split_first().ok_or(SealError::Malformed)?;
+        *b = rest;
+        n |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Ok(n);
+        }
+    }
+    Err(SealError::Malformed)
+}
+
+/// Decodes a payload written by [`encode`]: its layout id and its values in layout order.
+pub fn decode(mut b: &[u8]) -> Result<(LayoutId, Vec<Option<Value>>), SealError> {
+    let (&version, rest) = b.split_first().ok_or(SealError::Malformed)?;
+    if version != PAYLOAD_V2 || rest.len() < 8 {
+        return Err(SealError::Malformed);
+    }
+    let mut id = [0u8; 8];
+    id.copy_from_slice(&rest[..8]);
+    b = &rest[8..];
+    let mut values = Vec::new();
     while !b.is_empty() {
-        let name = take(&mut b)?;
-        let (&flag, rest) = b.split_first().ok_or(SealError::Malformed)?;
+        let len = take_varint(&mut b)?;
+        if len == 0 {
+            values.push(None);
+            continue;
+        }
+        let len = usize::try_from(len - 1).map_err(|_| SealError::Malformed)?;
+        if b.len() < len {
+            return Err(SealError::Malformed);
+        }
+        let (s, rest) = b.split_at(len);
         b = rest;
-        let value = match flag {
-            0 => None,
-            1 => Some(Value::new(take(&mut b)?)),
-            _ => return Err(SealError::Malformed),
-        };
-        out.push((name, value));
+        values.push(Some(Value::new(std::str::from_utf8(s).map_err(|_| SealError::Malformed)?)));
     }
-    Ok(out)
+    Ok((id, values))
 }
 
-fn take(b: &mut &[u8]) -> Result<String, SealError> {
-    if b.len() < 4 {
+/// Pairs decoded values with their layout's names; fails when the counts disagree.
+pub fn named(layout: &Layout, values: Vec<Option<Value>>) -> Result<Vec<(String, Option<Value>)>, SealError> {
+    if layout.names.len() != values.len() {
         return Err(SealError::Malformed);
     }
-    let (len, rest) = b.split_at(4);
-    let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
-    if rest.len() < len {
-        return Err(SealError::Malformed);
-    }
-    let (s, rest) = rest.split_at(len);
-    *b = rest;
-    String::from_utf8(s.to_vec()).map_err(|_| SealError::Malformed)
+    Ok(layout.names.iter().cloned().zip(values).collect())
 }
 
 #[cfg(test)]
@@ -258,12 +324,15 @@ mod tests {
         let keys2 = TenantKeys::unwrap(&master, &tenant(), &wrapped).unwrap();
         let (dk, wdk) = keys.new_data_key("000123");
         let mut payload = Vec::new();
-        encode(&["a", "b"], &[Some(Value::new("Åsa")), None], None, &mut payload);
+        let layout = Layout::new(vec!["a".into(), "b".into()]);
+        encode(&layout, &[Some(Value::new("Åsa")), None], None, &mut payload);
         let sealed = dk.seal("acme|000123", &payload);
         assert!(!sealed.windows(4).any(|w| w == "Åsa".as_bytes()));
         let dk2 = keys2.unwrap_data_key("000123", &wdk).unwrap();
-        let opened = decode(&dk2.open("acme|000123", &sealed).unwrap()).unwrap();
-        assert_eq!(opened, vec![("a".into(), Some(Value::new("Åsa"))), ("b".into(), None)]);
+        let (id, values) = decode(&dk2.open("acme|000123", &sealed).unwrap()).unwrap();
+        assert_eq!(id, layout.id());
+        let stored = Layout::from_stored(&id, &layout.to_text()).unwrap();
+        assert_eq!(named(&stored, values).unwrap(), vec![("a".into(), Some(Value::new("Åsa"))), ("b".into(), None)]);
         assert!(keys2.unwrap_data_key("000124", &wdk).is_err());
         assert!(dk2.open("acme|000124", &sealed).is_err());
         assert_eq!(keys.fingerprint(&payload), keys2.fingerprint(&payload));
@@ -271,8 +340,25 @@ mod tests {
 
     #[test]
     fn decode_rejects_garbage_without_panicking() {
-        for b in [&[1u8][..], &[5, 0, 0, 0, b'a'], &[1, 0, 0, 0, b'a', 7], &[255, 255, 255, 255]] {
+        let head = [2u8, 0, 0, 0, 0, 0, 0, 0, 0];
+        for tail in [&[5u8, b'a'][..], &[0x80], &[255; 11], &[3, 0xff, 0xfe]] {
+            assert!(decode(&[&head[..], tail].concat()).is_err());
+        }
+        for b in [&[][..], &[1u8], &[2, 0, 0]] {
             assert!(decode(b).is_err());
         }
+    }
+
+    #[test]
+    fn payload_round_trips_long_values_and_skips_the_key() {
+        let layout = Layout::new(vec!["name".into(), "note".into(), "phone".into()]);
+        let long = "x".repeat(300);
+        let values = [Some(Value::new("K1")), Some(Value::new("Åsa")), Some(Value::new(long.as_str())), None];
+        let mut out = Vec::new();
+        encode(&layout, &values, Some(0), &mut out);
+        let (id, got) = decode(&out).unwrap();
+        assert_eq!(id, layout.id());
+        assert_eq!(got, values[1..].to_vec());
+        assert!(Layout::from_stored(&id, "name\nother").is_err());
     }
 }

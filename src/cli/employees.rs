@@ -49,7 +49,10 @@ async fn show<S: Store>(
     let wrapped = s.tenant_key(tenant).await?.ok_or_else(|| anyhow::anyhow!("tenant {tenant} has no key"))?;
     let keys = TenantKeys::unwrap(master, tenant, &wrapped)?;
     let dk = keys.unwrap_data_key(key.as_str(), &person.wrapped_key)?;
-    let values = seal::decode(&dk.open(&format!("{tenant}|{}", key.as_str()), &person.sealed)?)?;
+    let (layout_id, values) = seal::decode(&dk.open(&format!("{tenant}|{}", key.as_str()), &person.sealed)?)?;
+    let layouts = s.layouts().await?;
+    let layout = layouts.iter().find(|l| l.id() == layout_id).ok_or(seal::SealError::Malformed)?;
+    let values = seal::named(layout, values)?;
     let history = s.history(tenant, key).await?;
     if json {
         let fields: serde_json::Map<String, serde_json::Value> = values

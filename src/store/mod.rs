@@ -8,7 +8,7 @@ use std::future::Future;
 
 use crate::diff::{Class, Register};
 use crate::ids::{EmployeeKey, RunId, TenantId};
-use crate::seal::Fingerprint;
+use crate::seal::{Fingerprint, Layout};
 
 /// SQL text both backends share verbatim: both accept `$n` placeholders and `ON CONFLICT`.
 mod sql {
@@ -26,6 +26,8 @@ mod sql {
     pub const INSERT_DELETIONS: &str = "INSERT INTO deletions (tenant, employee_id, due_on, run_id) ";
     pub const ON_CONFLICT_DELETIONS: &str =
         " ON CONFLICT (tenant, employee_id) DO UPDATE SET due_on = excluded.due_on, run_id = excluded.run_id";
+    pub const INSERT_LAYOUT: &str = "INSERT INTO layouts (id, names) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING";
+    pub const SELECT_LAYOUTS: &str = "SELECT id, names FROM layouts";
     pub const INSERT_QUARANTINE: &str =
         "INSERT INTO quarantine (run_id, tenant, row_number, line, employee_id, errors, key_id, sealed) ";
 }
@@ -67,6 +69,22 @@ impl From<sqlx::Error> for StoreError {
             _ => StoreError::Database("unexpected database error".into()),
         }
     }
+}
+
+impl From<crate::diff::RegisterFull> for StoreError {
+    fn from(e: crate::diff::RegisterFull) -> Self {
+        StoreError::Database(e.to_string())
+    }
+}
+
+/// Rebuilds stored layouts; a row whose names do not give its id is a corrupt store.
+pub(crate) fn layouts_from_rows(rows: Vec<(Vec<u8>, String)>) -> Result<Vec<Layout>, StoreError> {
+    rows.iter()
+        .map(|(id, names)| {
+            Layout::from_stored(id, names)
+                .map_err(|_| StoreError::Database("a stored layout does not match its id".into()))
+        })
+        .collect()
 }
 
 /// How a run ended.
@@ -225,6 +243,9 @@ pub trait Store: Clone + Send + Sync + 'static {
         keys: &[EmployeeKey],
     ) -> impl Future<Output = Result<Vec<SealedPerson>, StoreError>> + Send;
 
+    /// Every payload layout stored so far (field names of sealed values).
+    fn layouts(&self) -> impl Future<Output = Result<Vec<Layout>, StoreError>> + Send;
+
     /// Starts applying a run.
     fn begin_apply(
         &self,
@@ -259,6 +280,9 @@ pub trait Store: Clone + Send + Sync + 'static {
 
 /// An apply in progress.
 pub trait Apply: Send {
+    /// Stores a payload layout this run seals with (kept if already there).
+    fn put_layout(&mut self, layout: &Layout) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     fn write(&mut self, batch: &Batch) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Records the run and commits: the key store first, then the register, so a crash in

@@ -146,7 +146,7 @@ impl Store for PgStore {
             let fp: &[u8] = r.try_get(1)?;
             let ended: bool = r.try_get(2)?;
             let fp = fp.try_into().map_err(|_| StoreError::Database("malformed fingerprint".into()))?;
-            register.insert(EmployeeKey::new(key), fp, ended);
+            register.insert(EmployeeKey::new(key), fp, ended)?;
         }
         Ok(register)
     }
@@ -182,6 +182,11 @@ impl Store for PgStore {
             }
         }
         Ok(people)
+    }
+
+    async fn layouts(&self) -> Result<Vec<crate::seal::Layout>, StoreError> {
+        let rows = sqlx::query_as(sql::SELECT_LAYOUTS).fetch_all(&self.register).await?;
+        super::layouts_from_rows(rows)
     }
 
     async fn begin_apply(&self, tenant: &TenantId, run: &RunId) -> Result<PgApply, StoreError> {
@@ -266,6 +271,15 @@ pub struct PgApply {
 }
 
 impl Apply for PgApply {
+    async fn put_layout(&mut self, layout: &crate::seal::Layout) -> Result<(), StoreError> {
+        sqlx::query(sql::INSERT_LAYOUT)
+            .bind(layout.id().as_slice())
+            .bind(layout.to_text())
+            .execute(&mut *self.register)
+            .await?;
+        Ok(())
+    }
+
     async fn write(&mut self, batch: &Batch) -> Result<(), StoreError> {
         let (tenant, run) = (self.tenant.as_str(), self.run.as_str());
         for chunk in batch.keys.chunks(CHUNK) {

@@ -30,8 +30,36 @@ fn unpack_register(mut packed: &str, register: &mut Register) -> Result<(), Stor
         let hex_fp = rest.get(1..1 + 2 * crate::seal::FINGERPRINT).ok_or_else(bad)?;
         let mut fp = [0u8; crate::seal::FINGERPRINT];
         hex::decode_to_slice(hex_fp, &mut fp).map_err(|_| bad())?;
-        register.insert(EmployeeKey::new(key), fp, ended);
+        register.insert(EmployeeKey::new(key), fp, ended)?;
         packed = &rest[1 + 2 * crate::seal::FINGERPRINT..];
+    }
+    Ok(())
+}
+
+/// People per packed `load_sealed` query.
+const SEALED_PAGE: usize = 2048;
+
+fn malformed_page() -> StoreError {
+    StoreError::Database("malformed packed page".into())
+}
+
+/// Parses `load_sealed`'s packed page: `<byte length>:<id><hex key id>:<hex sealed>` joined by `;`.
+fn unpack_sealed(mut packed: &str, people: &mut Vec<SealedPerson>) -> Result<(), StoreError> {
+    while !packed.is_empty() {
+        let colon = packed.find(':').ok_or_else(malformed_page)?;
+        let len: usize = packed[..colon].parse().map_err(|_| malformed_page())?;
+        let rest = &packed[colon + 1..];
+        let key = rest.get(..len).ok_or_else(malformed_page)?;
+        let rest = rest.get(len..).ok_or_else(malformed_page)?;
+        let (key_id, rest) = rest.split_once(':').ok_or_else(malformed_page)?;
+        let (sealed, rest) = rest.split_once(';').unwrap_or((rest, ""));
+        people.push(SealedPerson {
+            key: EmployeeKey::new(key),
+            key_id: hex::decode(key_id).map_err(|_| malformed_page())?,
+            wrapped_key: Vec::new(),
+            sealed: hex::decode(sealed).map_err(|_| malformed_page())?,
+        });
+        packed = rest;
     }
     Ok(())
 }
@@ -177,7 +205,8 @@ impl Store for SqliteStore {
             let page: (Option<String>, Option<String>) = sqlx::query_as(
                 "SELECT group_concat(length(CAST(employee_id AS BLOB)) || ':' || employee_id || ended || hex(fingerprint), ''), \
                  max(employee_id) FROM (SELECT employee_id, ended, fingerprint FROM employees \
-                 WHERE tenant = $1 AND employee_id > $2 ORDER BY employee_id LIMIT $3)",
+                 INDEXED BY employees_register WHERE tenant = $1 AND employee_id > $2 \
+                 ORDER BY employee_id LIMIT $3)",
             )
             .bind(tenant.as_str())
             .bind(&after)
@@ -192,41 +221,50 @@ impl Store for SqliteStore {
     }
 
     async fn load_sealed(&self, tenant: &TenantId, keys: &[EmployeeKey]) -> Result<Vec<SealedPerson>, StoreError> {
+        // Packed like `load_register`: one text value per query instead of one sqlx row per
+        // person; the wanted keys travel as one JSON array bind.
         let mut people = Vec::with_capacity(keys.len());
-        for chunk in keys.chunks(CHUNK) {
-            let mut q =
-                QueryBuilder::<Sqlite>::new("SELECT employee_id, key_id, sealed FROM employees WHERE tenant = ");
-            q.push_bind(tenant.as_str()).push(" AND employee_id IN (");
-            let mut sep = q.separated(", ");
-            for k in chunk {
-                sep.push_bind(k.as_str());
-            }
-            q.push(")");
-            for r in q.build().fetch_all(&self.register).await? {
-                people.push(SealedPerson {
-                    key: EmployeeKey::new(r.try_get::<&str, _>(0)?),
-                    key_id: r.try_get(1)?,
-                    wrapped_key: Vec::new(),
-                    sealed: r.try_get(2)?,
-                });
-            }
+        for chunk in keys.chunks(SEALED_PAGE) {
+            let wanted = serde_json::to_string(&chunk.iter().map(EmployeeKey::as_str).collect::<Vec<_>>())
+                .map_err(|_| StoreError::Database("cannot encode the wanted keys".into()))?;
+            let packed: Option<String> = sqlx::query_scalar(
+                "SELECT group_concat(length(CAST(employee_id AS BLOB)) || ':' || employee_id || hex(key_id) || ':' \
+                 || hex(sealed), ';') FROM employees \
+                 WHERE tenant = $1 AND employee_id IN (SELECT value FROM json_each($2))",
+            )
+            .bind(tenant.as_str())
+            .bind(&wanted)
+            .fetch_one(&self.register)
+            .await?;
+            unpack_sealed(packed.as_deref().unwrap_or(""), &mut people)?;
         }
-        for chunk in people.chunks_mut(CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new("SELECT key_id, wrapped FROM data_keys WHERE key_id IN (");
-            let mut sep = q.separated(", ");
-            for p in chunk.iter() {
-                sep.push_bind(p.key_id.as_slice());
+        for chunk in people.chunks_mut(SEALED_PAGE) {
+            let wanted = serde_json::to_string(&chunk.iter().map(|p| hex::encode(&p.key_id)).collect::<Vec<_>>())
+                .map_err(|_| StoreError::Database("cannot encode the wanted key ids".into()))?;
+            let packed: Option<String> = sqlx::query_scalar(
+                "SELECT group_concat(hex(key_id) || ':' || hex(wrapped), ';') FROM data_keys \
+                 WHERE key_id IN (SELECT unhex(value) FROM json_each($1))",
+            )
+            .bind(&wanted)
+            .fetch_one(&self.keys)
+            .await?;
+            let mut found = std::collections::HashMap::new();
+            for entry in packed.as_deref().unwrap_or("").split(';').filter(|e| !e.is_empty()) {
+                let (id, wrapped) = entry.split_once(':').ok_or_else(malformed_page)?;
+                found.insert(hex::decode(id).map_err(|_| malformed_page())?, wrapped);
             }
-            q.push(")");
-            let found: Vec<(Vec<u8>, Vec<u8>)> = q.build_query_as().fetch_all(&self.keys).await?;
-            let mut found: std::collections::HashMap<Vec<u8>, Vec<u8>> = found.into_iter().collect();
             for p in chunk.iter_mut() {
-                if let Some(w) = found.remove(&p.key_id) {
-                    p.wrapped_key = w;
+                if let Some(w) = found.get(&p.key_id) {
+                    p.wrapped_key = hex::decode(w).map_err(|_| malformed_page())?;
                 }
             }
         }
         Ok(people)
+    }
+
+    async fn layouts(&self) -> Result<Vec<crate::seal::Layout>, StoreError> {
+        let rows = sqlx::query_as(sql::SELECT_LAYOUTS).fetch_all(&self.register).await?;
+        super::layouts_from_rows(rows)
     }
 
     async fn begin_apply(&self, tenant: &TenantId, run: &RunId) -> Result<SqliteApply, StoreError> {
@@ -311,6 +349,15 @@ pub struct SqliteApply {
 }
 
 impl Apply for SqliteApply {
+    async fn put_layout(&mut self, layout: &crate::seal::Layout) -> Result<(), StoreError> {
+        sqlx::query(sql::INSERT_LAYOUT)
+            .bind(layout.id().as_slice())
+            .bind(layout.to_text())
+            .execute(&mut *self.register)
+            .await?;
+        Ok(())
+    }
+
     async fn write(&mut self, batch: &Batch) -> Result<(), StoreError> {
         let (tenant, run) = (self.tenant.as_str(), self.run.as_str());
         for chunk in batch.keys.chunks(CHUNK) {

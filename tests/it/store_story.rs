@@ -45,6 +45,7 @@ async fn story<S: Store>(s: S) {
     let run0 = RunId::new_random();
     {
         let mut a = s.begin_apply(&acme, &run0).await.unwrap();
+        a.put_layout(&hrfeed::seal::Layout::new(vec!["dropped".into()])).await.unwrap();
         let batch = Batch {
             keys: vec![NewKey { key_id: vec![7; 16], wrapped: vec![1] }],
             people: vec![person("007", 7, Class::New, None)],
@@ -57,6 +58,9 @@ async fn story<S: Store>(s: S) {
     // Day 1: two new people, one rejected row; committed with its run.
     let run1 = RunId::new_random();
     let mut a = s.begin_apply(&acme, &run1).await.unwrap();
+    let layout = hrfeed::seal::Layout::new(vec!["department".into(), "end_date".into()]);
+    a.put_layout(&layout).await.unwrap();
+    a.put_layout(&layout).await.unwrap();
     a.write(&Batch {
         keys: vec![
             NewKey { key_id: vec![1; 16], wrapped: vec![11] },
@@ -80,8 +84,9 @@ async fn story<S: Store>(s: S) {
 
     let register = s.load_register(&acme).await.unwrap();
     assert_eq!(register.len(), 2);
-    assert_eq!(register.get(&EmployeeKey::new("001")).map(|e| (e.fingerprint, e.ended)), Some(([1; 16], false)));
-    assert_eq!(register.get(&EmployeeKey::new("002")).map(|e| e.ended), Some(true));
+    assert_eq!(register.get(&EmployeeKey::new("001")), Some(([1; 16], false)));
+    assert_eq!(register.get(&EmployeeKey::new("002")).map(|e| e.1), Some(true));
+    assert_eq!(s.layouts().await.unwrap(), vec![layout.clone()], "a layout is stored once");
     assert!(s.load_register(&other).await.unwrap().is_empty(), "tenants are separate");
 
     let sealed = s.load_sealed(&acme, &[EmployeeKey::new("002"), EmployeeKey::new("404")]).await.unwrap();

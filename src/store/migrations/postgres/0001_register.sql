@@ -25,6 +25,12 @@ CREATE TABLE employees (
     PRIMARY KEY (tenant, employee_id)
 );
 
+-- Field names of sealed payloads, stored once per layout instead of in every sealed row.
+CREATE TABLE layouts (
+    id    BYTEA PRIMARY KEY,
+    names TEXT NOT NULL
+);
+
 CREATE TABLE history (
     seq         BIGSERIAL PRIMARY KEY,
     tenant      TEXT NOT NULL,

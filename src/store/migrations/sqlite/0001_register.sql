@@ -26,6 +26,16 @@ CREATE TABLE employees (
     PRIMARY KEY (tenant, employee_id)
 ) WITHOUT ROWID;
 
+-- The register's index (key, ended, fingerprint) apart from the sealed values: loading the
+-- register for a diff reads this narrow index, not every person's sealed record.
+CREATE INDEX employees_register ON employees (tenant, employee_id, ended, fingerprint);
+
+-- Field names of sealed payloads, stored once per layout instead of in every sealed row.
+CREATE TABLE layouts (
+    id    BLOB PRIMARY KEY,
+    names TEXT NOT NULL
+) WITHOUT ROWID;
+
 -- Field-level change history: which fields changed in which run, never the values.
 CREATE TABLE history (
     tenant      TEXT NOT NULL,

@@ -6,8 +6,9 @@ CREATE TABLE tenant_keys (
     created_at TEXT NOT NULL
 );
 
+-- Key ids start with the time they were made, so a run's keys append to the end of the table.
 CREATE TABLE data_keys (
     key_id  BLOB PRIMARY KEY,
     tenant  TEXT NOT NULL,
     wrapped BLOB NOT NULL
-);
+) WITHOUT ROWID;
