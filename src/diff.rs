@@ -83,21 +83,27 @@ impl Register {
             (e.fingerprint, e.ended) = (fingerprint, ended);
             return Ok(());
         }
-        let end = self.arena.len() + key.as_str().len();
+        self.insert_unique(key.as_str(), fingerprint, ended)
+    }
+
+    /// Adds a person known not to be present yet, as when loading a store whose primary key
+    /// guarantees one row per key: it skips the lookup that `insert` makes first.
+    pub fn insert_unique(&mut self, key: &str, fingerprint: Fingerprint, ended: bool) -> Result<(), RegisterFull> {
+        let end = self.arena.len() + key.len();
         let (Ok(start), Ok(len), Ok(n), Ok(_)) = (
             u32::try_from(self.arena.len()),
-            u32::try_from(key.as_str().len()),
+            u32::try_from(key.len()),
             u32::try_from(self.entries.len()),
             u32::try_from(end),
         ) else {
             return Err(RegisterFull);
         };
-        self.arena.push_str(key.as_str());
+        self.arena.push_str(key);
         self.entries.push(Entry { fingerprint, start, len, ended });
         if self.seen.len() * 64 < self.entries.len() {
             self.seen.push(AtomicU64::new(0));
         }
-        let h = self.hasher.hash_one(key.as_str());
+        let h = self.hasher.hash_one(key);
         let Register { index, entries, arena, hasher, .. } = self;
         index.insert_unique(h, n, |&i| {
             let e = &entries[i as usize];

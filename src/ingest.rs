@@ -263,7 +263,8 @@ fn scan_keys(
     // One 16-byte hash per row, sorted once: half the memory of a hash set of the same hashes.
     let mut hashes = Vec::new();
     let mut rec = Record::default();
-    while records.next_into(&mut rec).map_err(FileError::Read)? {
+    let key_column = plan.columns[mapping.key].unwrap_or(0);
+    while records.next_cell_into(key_column, &mut rec).map_err(FileError::Read)? {
         if let Some(key) = validate::key_of(&rec, &plan, mapping, ctx) {
             hashes.push(key_hash(&key));
         }

@@ -75,24 +75,11 @@ impl CsvRecords {
 
     /// Reads the next data record into `record`; `Ok(false)` at the end of the file.
     pub fn next_into(&mut self, record: &mut Record) -> Result<bool, ReadError> {
-        let line = match self.pending.take() {
-            Some(line) => line,
-            None => match self.next_non_blank()? {
-                Some(line) => line,
-                None => return Ok(false),
-            },
-        };
-        self.row += 1;
-        record.row = self.row;
-        record.line = line;
-        record.invalid_text_at = None;
-
-        let raw = self.raw.take().unwrap_or_default();
-        let found = raw.len();
-        if found < self.columns || (found > self.columns && !raw.iter().skip(self.columns).all(is_blank)) {
-            self.raw = Some(raw);
-            return Err(ReadError::Ragged { row: self.row, line, expected: self.columns, found });
+        if !self.advance(record)? {
+            return Ok(false);
         }
+        let line = record.line;
+        let raw = self.raw.take().unwrap_or_default();
         // The fast path: the whole record is valid text as it stands, so it becomes the caller's
         // record by swapping buffers; the caller's old buffer is read into next time.
         if self.cell_text == CellText::Utf8 || raw.as_slice().is_ascii() {
@@ -109,6 +96,55 @@ impl CsvRecords {
             self.raw = Some(raw);
         }
         self.decode_cells(record, line)?;
+        Ok(true)
+    }
+
+    /// Moves to the next data record (left in `self.raw`) and numbers it in `record`;
+    /// `Ok(false)` at the end of the file.
+    fn advance(&mut self, record: &mut Record) -> Result<bool, ReadError> {
+        let line = match self.pending.take() {
+            Some(line) => line,
+            None => match self.next_non_blank()? {
+                Some(line) => line,
+                None => return Ok(false),
+            },
+        };
+        self.row += 1;
+        record.row = self.row;
+        record.line = line;
+        record.invalid_text_at = None;
+        let found = self.raw.as_ref().map_or(0, ::csv::ByteRecord::len);
+        let extra_blank = || self.raw.as_ref().is_some_and(|raw| raw.iter().skip(self.columns).all(is_blank));
+        if found < self.columns || (found > self.columns && !extra_blank()) {
+            return Err(ReadError::Ragged { row: self.row, line, expected: self.columns, found });
+        }
+        Ok(true)
+    }
+
+    /// Like `next_into`, but turns only cell `only` into text and leaves the others empty:
+    /// pass 1 needs just the key, and decoding a whole row costs more than parsing it.
+    pub fn next_cell_into(&mut self, only: usize, record: &mut Record) -> Result<bool, ReadError> {
+        if !self.advance(record)? {
+            return Ok(false);
+        }
+        record.cells.clear();
+        let Some(raw) = &self.raw else { return Ok(true) };
+        for i in 0..self.columns {
+            if i != only {
+                record.cells.push_field("");
+                continue;
+            }
+            match encoding::cell_text(self.cell_text, raw.get(i).unwrap_or(b""), &mut self.scratch) {
+                Some(text) if text.len() > self.max_field_bytes => {
+                    return Err(ReadError::FieldTooLarge { line: record.line, limit: self.max_field_bytes });
+                }
+                Some(text) => record.cells.push_field(text),
+                None => {
+                    record.cells.push_field("");
+                    record.invalid_text_at.get_or_insert(i);
+                }
+            }
+        }
         Ok(true)
     }
 

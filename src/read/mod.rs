@@ -188,6 +188,14 @@ impl Records {
         }
     }
 
+    /// Like `next_into`, but only cell `only` is sure to be filled (CSV leaves the others empty).
+    pub fn next_cell_into(&mut self, only: usize, record: &mut Record) -> Result<bool, ReadError> {
+        match &mut self.inner {
+            Inner::Csv(r) => r.next_cell_into(only, record),
+            Inner::Workbook(r) => r.next_into(record),
+        }
+    }
+
     /// (units done, units total) for a progress bar: bytes for CSV, sheet rows for workbooks.
     pub fn progress(&self) -> (u64, u64) {
         match &self.inner {

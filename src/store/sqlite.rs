@@ -12,9 +12,39 @@ use crate::diff::{Class, Register};
 use crate::ids::{EmployeeKey, RunId, TenantId};
 
 /// Register entries per packed page in `load_register`.
-const REGISTER_PAGE: i64 = 20_000;
+const REGISTER_PAGE: i64 = 50_000;
 
-/// Parses `load_register`'s packed page into the register.
+/// Parses one page of `load_register`'s column-packed form; `false` when the keys do not split
+/// into `count` parts (a key holds the separator) and the page must be read length-prefixed.
+fn unpack_register_columns(
+    count: i64,
+    keys: &str,
+    ended: &str,
+    fps: &str,
+    register: &mut Register,
+) -> Result<bool, StoreError> {
+    const FP_HEX: usize = 2 * crate::seal::FINGERPRINT;
+    let n = usize::try_from(count).map_err(|_| malformed_page())?;
+    if keys.split('\u{1e}').count() != n {
+        return Ok(false);
+    }
+    if ended.len() != n || fps.len() != n * FP_HEX {
+        return Err(malformed_page());
+    }
+    for (i, key) in keys.split('\u{1e}').enumerate() {
+        let ended = match ended.as_bytes()[i] {
+            b'1' => true,
+            b'0' => false,
+            _ => return Err(malformed_page()),
+        };
+        let mut fp = [0u8; crate::seal::FINGERPRINT];
+        hex::decode_to_slice(&fps[i * FP_HEX..(i + 1) * FP_HEX], &mut fp).map_err(|_| malformed_page())?;
+        register.insert_unique(key, fp, ended)?;
+    }
+    Ok(true)
+}
+
+/// Parses `load_register`'s length-prefixed page into the register.
 fn unpack_register(mut packed: &str, register: &mut Register) -> Result<(), StoreError> {
     let bad = || StoreError::Database("malformed packed register page".into());
     while !packed.is_empty() {
@@ -30,7 +60,7 @@ fn unpack_register(mut packed: &str, register: &mut Register) -> Result<(), Stor
         let hex_fp = rest.get(1..1 + 2 * crate::seal::FINGERPRINT).ok_or_else(bad)?;
         let mut fp = [0u8; crate::seal::FINGERPRINT];
         hex::decode_to_slice(hex_fp, &mut fp).map_err(|_| bad())?;
-        register.insert(EmployeeKey::new(key), fp, ended)?;
+        register.insert_unique(key, fp, ended)?;
         packed = &rest[1 + 2 * crate::seal::FINGERPRINT..];
     }
     Ok(())
@@ -198,13 +228,16 @@ impl Store for SqliteStore {
             .await?;
         let mut register = Register::with_capacity(usize::try_from(n).unwrap_or(0));
         // sqlx hands each SQLite row across a channel, microseconds apiece; a 1M-person register
-        // would take seconds. So SQLite packs pages of entries into one text value
-        // (`<byte length>:<id><ended><hex fingerprint>`…) and we page by key.
+        // would take seconds. So SQLite packs a page of entries into a few text values, paging
+        // by key: the keys joined by U+001E, the ended flags and the hex fingerprints side by
+        // side (fixed widths). A key holding U+001E shows up as a wrong key count, and that
+        // page is read again with length-prefixed keys.
         let mut after = String::new();
         loop {
-            let page: (Option<String>, Option<String>) = sqlx::query_as(
-                "SELECT group_concat(length(CAST(employee_id AS BLOB)) || ':' || employee_id || ended || hex(fingerprint), ''), \
-                 max(employee_id) FROM (SELECT employee_id, ended, fingerprint FROM employees \
+            let page: (i64, Option<String>, Option<String>, Option<String>, Option<String>) = sqlx::query_as(
+                "SELECT count(*), group_concat(employee_id, char(30)), group_concat(ended, ''), \
+                 group_concat(hex(fingerprint), ''), max(employee_id) \
+                 FROM (SELECT employee_id, ended, fingerprint FROM employees \
                  INDEXED BY employees_register WHERE tenant = $1 AND employee_id > $2 \
                  ORDER BY employee_id LIMIT $3)",
             )
@@ -213,8 +246,21 @@ impl Store for SqliteStore {
             .bind(REGISTER_PAGE)
             .fetch_one(&self.register)
             .await?;
-            let (Some(packed), Some(last)) = page else { break };
-            unpack_register(&packed, &mut register)?;
+            let (count, Some(keys), Some(ended), Some(fps), Some(last)) = page else { break };
+            if !unpack_register_columns(count, &keys, &ended, &fps, &mut register)? {
+                let packed: Option<String> = sqlx::query_scalar(
+                    "SELECT group_concat(length(CAST(employee_id AS BLOB)) || ':' || employee_id || ended \
+                     || hex(fingerprint), '') FROM (SELECT employee_id, ended, fingerprint FROM employees \
+                     INDEXED BY employees_register WHERE tenant = $1 AND employee_id > $2 \
+                     ORDER BY employee_id LIMIT $3)",
+                )
+                .bind(tenant.as_str())
+                .bind(&after)
+                .bind(REGISTER_PAGE)
+                .fetch_one(&self.register)
+                .await?;
+                unpack_register(packed.as_deref().unwrap_or(""), &mut register)?;
+            }
             after = last;
         }
         Ok(register)

@@ -154,3 +154,50 @@ fn postgres_store_story() {
         s.close().await;
     });
 }
+
+/// Keys with separators, quotes and non-ASCII text load back exactly, with their fingerprints,
+/// and compared people come back sealed with their wrapped keys (the packed SQLite paths).
+async fn odd_keys<S: Store>(s: S) {
+    let acme = TenantId::parse("acme").unwrap();
+    let keys = ["plain", "with\u{1e}separator", "semi;colon:1", "Åsa \"q\"", "x"];
+    let run = RunId::new_random();
+    let mut a = s.begin_apply(&acme, &run).await.unwrap();
+    let people: Vec<PersonWrite> =
+        keys.iter().enumerate().map(|(i, k)| person(k, i as u8 + 1, Class::New, None)).collect();
+    let new_keys = (0..keys.len()).map(|i| NewKey { key_id: vec![i as u8 + 1; 16], wrapped: vec![i as u8] }).collect();
+    a.write(&Batch { keys: new_keys, people, ..Batch::default() }).await.unwrap();
+    a.commit(&run_record(&run, &acme, "odd", RunStatus::Applied)).await.unwrap();
+
+    let register = s.load_register(&acme).await.unwrap();
+    assert_eq!(register.len(), keys.len());
+    for (i, k) in keys.iter().enumerate() {
+        assert_eq!(register.get(&EmployeeKey::new(k)), Some(([i as u8 + 1; 16], false)), "{k:?}");
+    }
+    let wanted: Vec<EmployeeKey> = keys.iter().map(|k| EmployeeKey::new(k)).collect();
+    let mut sealed = s.load_sealed(&acme, &wanted).await.unwrap();
+    sealed.sort_by_key(|p| p.key_id.clone());
+    let got: Vec<(&str, Vec<u8>, Vec<u8>)> =
+        sealed.iter().map(|p| (p.key.as_str(), p.sealed.clone(), p.wrapped_key.clone())).collect();
+    let want: Vec<(&str, Vec<u8>, Vec<u8>)> =
+        keys.iter().enumerate().map(|(i, k)| (*k, vec![9, 9, i as u8 + 1], vec![i as u8])).collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn sqlite_odd_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    runtime().block_on(async {
+        let s = hrfeed::store::SqliteStore::open(&dir.path().join("r.db"), &dir.path().join("k.db")).await.unwrap();
+        odd_keys(s).await;
+    });
+}
+
+#[test]
+fn postgres_odd_keys() {
+    let Some(db) = PgDb::create() else { return };
+    runtime().block_on(async {
+        let s = hrfeed::store::PgStore::open(&db.url, None).await.unwrap();
+        odd_keys(s.clone()).await;
+        s.close().await;
+    });
+}
