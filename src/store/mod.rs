@@ -18,10 +18,9 @@ mod sql {
         "INSERT INTO tenant_keys (tenant, wrapped, created_at) VALUES ($1, $2, $3) ON CONFLICT (tenant) DO NOTHING";
     pub const INSERT_DATA_KEYS: &str = "INSERT INTO data_keys (key_id, tenant, wrapped) ";
     pub const INSERT_EMPLOYEES: &str =
-        "INSERT INTO employees (tenant, employee_id, key_id, fingerprint, ended, sealed, created_run, updated_run) ";
+        "INSERT INTO employees (tenant, employee_id, key_id, fingerprint, ended, sealed, created_run) ";
     pub const ON_CONFLICT_EMPLOYEES: &str = " ON CONFLICT (tenant, employee_id) DO UPDATE SET key_id = excluded.key_id, \
-         fingerprint = excluded.fingerprint, ended = excluded.ended, sealed = excluded.sealed, \
-         updated_run = excluded.updated_run";
+         fingerprint = excluded.fingerprint, ended = excluded.ended, sealed = excluded.sealed";
     pub const INSERT_HISTORY: &str = "INSERT INTO history (tenant, employee_id, run_id, kind, fields) ";
     pub const INSERT_DELETIONS: &str = "INSERT INTO deletions (tenant, employee_id, due_on, run_id) ";
     pub const ON_CONFLICT_DELETIONS: &str =

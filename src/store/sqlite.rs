@@ -422,7 +422,6 @@ impl Apply for SqliteApply {
                     .push_bind(p.fingerprint.as_slice())
                     .push_bind(p.ended)
                     .push_bind(p.sealed.as_slice())
-                    .push_bind(run)
                     .push_bind(run);
             });
             q.push(sql::ON_CONFLICT_EMPLOYEES);

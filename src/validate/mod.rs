@@ -235,7 +235,7 @@ fn check_field(cell: &str, field: &Field, ctx: Context) -> Result<Option<Value>,
             d.normalize().to_string()
         }
         FieldType::Date { formats, excel_serial } => {
-            types::date(text, formats, *excel_serial && ctx.workbook).map_err(one)?.format("%Y-%m-%d").to_string()
+            iso_date(types::date(text, formats, *excel_serial && ctx.workbook).map_err(one)?)
         }
         FieldType::Bool => types::boolean(text).map_err(one)?.to_string(),
         FieldType::Email => types::email(text).map_err(one)?,
@@ -244,24 +244,44 @@ fn check_field(cell: &str, field: &Field, ctx: Context) -> Result<Option<Value>,
             types::personnummer(text, ctx.today, *allow_interim).map_err(one)?
         }
         FieldType::Enum { values } => {
-            match values.iter().find(|v| v.eq_ignore_ascii_case(text) || v.to_lowercase() == text.to_lowercase()) {
+            // ASCII on both sides (the common case) compares without allocating.
+            let same = |v: &String| {
+                if v.is_ascii() && text.is_ascii() {
+                    v.eq_ignore_ascii_case(text)
+                } else {
+                    v.to_lowercase() == text.to_lowercase()
+                }
+            };
+            match values.iter().find(|v| same(v)) {
                 Some(v) => v.clone(),
                 None => return Err(one(Rule::Enum)),
             }
         }
     };
     let mut broken = Vec::new();
-    let chars = normalised.chars().count();
-    if field.min_length.is_some_and(|m| chars < m) {
-        broken.push(Rule::MinLength);
-    }
-    if field.max_length.is_some_and(|m| chars > m) {
-        broken.push(Rule::MaxLength);
+    if field.min_length.is_some() || field.max_length.is_some() {
+        let chars = normalised.chars().count();
+        if field.min_length.is_some_and(|m| chars < m) {
+            broken.push(Rule::MinLength);
+        }
+        if field.max_length.is_some_and(|m| chars > m) {
+            broken.push(Rule::MaxLength);
+        }
     }
     if field.pattern.as_ref().is_some_and(|p| !p.is_match(&normalised)) {
         broken.push(Rule::Pattern);
     }
     if broken.is_empty() { Ok(Some(Value::new(normalised))) } else { Err(broken) }
+}
+
+/// `YYYY-MM-DD`, as chrono's `%Y-%m-%d` writes it, without parsing a format string per cell.
+fn iso_date(d: NaiveDate) -> String {
+    use chrono::Datelike;
+    if (0..=9999).contains(&d.year()) {
+        format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
+    } else {
+        d.format("%Y-%m-%d").to_string()
+    }
 }
 
 fn in_range(d: rust_decimal::Decimal, field: &Field) -> Result<(), Vec<Rule>> {

@@ -20,8 +20,8 @@ CREATE TABLE employees (
     fingerprint BYTEA NOT NULL,
     ended       BOOLEAN NOT NULL,
     sealed      BYTEA NOT NULL,
+    -- The run that added the person; later changes are in `history`.
     created_run TEXT NOT NULL,
-    updated_run TEXT NOT NULL,
     PRIMARY KEY (tenant, employee_id)
 );
 

@@ -21,8 +21,8 @@ CREATE TABLE employees (
     fingerprint BLOB NOT NULL,
     ended       INTEGER NOT NULL,
     sealed      BLOB NOT NULL,
+    -- The run that added the person; later changes are in `history`.
     created_run TEXT NOT NULL,
-    updated_run TEXT NOT NULL,
     PRIMARY KEY (tenant, employee_id)
 ) WITHOUT ROWID;
 
