@@ -282,87 +282,97 @@ impl Apply for PgApply {
 
     async fn write(&mut self, batch: &Batch) -> Result<(), StoreError> {
         let (tenant, run) = (self.tenant.as_str(), self.run.as_str());
-        for chunk in batch.keys.chunks(CHUNK) {
-            let mut q = QueryBuilder::<Postgres>::new(sql::INSERT_DATA_KEYS);
-            q.push_values(chunk, |mut b, k| {
-                b.push_bind(k.key_id.as_slice()).push_bind(tenant).push_bind(k.wrapped.as_slice());
-            });
-            q.build().execute(&mut *self.keys).await?;
-        }
-        for chunk in batch.people.chunks(CHUNK) {
-            let mut q = QueryBuilder::<Postgres>::new(sql::INSERT_EMPLOYEES);
-            q.push_values(chunk, |mut b, p| {
-                b.push_bind(tenant)
-                    .push_bind(p.key.as_str())
-                    .push_bind(p.key_id.as_slice())
-                    .push_bind(p.fingerprint.as_slice())
-                    .push_bind(p.ended)
-                    .push_bind(p.sealed.as_slice())
-                    .push_bind(run);
-            });
-            q.push(sql::ON_CONFLICT_EMPLOYEES);
-            q.build().execute(&mut *self.register).await?;
-
-            // A row whose values are unchanged (only its fingerprint moved, after a mapping
-            // change) gets its fingerprint refreshed but no history entry; a new person's entry
-            // is their row's `created_run` (see `history`).
-            let changed: Vec<_> = chunk.iter().filter(|p| !matches!(p.class, Class::Unchanged | Class::New)).collect();
-            if !changed.is_empty() {
-                let mut h = QueryBuilder::<Postgres>::new(sql::INSERT_HISTORY);
-                h.push_values(changed, |mut b, p| {
+        // The key store and the register are separate connections: their writes run side by side.
+        let (keys, register) = (&mut self.keys, &mut self.register);
+        let write_keys = async move {
+            for chunk in batch.keys.chunks(CHUNK) {
+                let mut q = QueryBuilder::<Postgres>::new(sql::INSERT_DATA_KEYS);
+                q.push_values(chunk, |mut b, k| {
+                    b.push_bind(k.key_id.as_slice()).push_bind(tenant).push_bind(k.wrapped.as_slice());
+                });
+                q.build().execute(&mut **keys).await?;
+            }
+            Ok::<_, StoreError>(())
+        };
+        let write_register = async move {
+            for chunk in batch.people.chunks(CHUNK) {
+                let mut q = QueryBuilder::<Postgres>::new(sql::INSERT_EMPLOYEES);
+                q.push_values(chunk, |mut b, p| {
                     b.push_bind(tenant)
                         .push_bind(p.key.as_str())
-                        .push_bind(run)
-                        .push_bind(p.class.as_str())
-                        .push_bind(p.fields.join(","));
+                        .push_bind(p.key_id.as_slice())
+                        .push_bind(p.fingerprint.as_slice())
+                        .push_bind(p.ended)
+                        .push_bind(p.sealed.as_slice())
+                        .push_bind(run);
                 });
-                h.build().execute(&mut *self.register).await?;
-            }
+                q.push(sql::ON_CONFLICT_EMPLOYEES);
+                q.build().execute(&mut **register).await?;
 
-            let due: Vec<_> = chunk.iter().filter(|p| p.delete_on.is_some()).collect();
-            if !due.is_empty() {
-                let mut d = QueryBuilder::<Postgres>::new(sql::INSERT_DELETIONS);
-                d.push_values(&due, |mut b, p| {
-                    b.push_bind(tenant).push_bind(p.key.as_str()).push_bind(p.delete_on.as_deref()).push_bind(run);
+                // A row whose values are unchanged (only its fingerprint moved, after a mapping
+                // change) gets its fingerprint refreshed but no history entry; a new person's entry
+                // is their row's `created_run` (see `history`).
+                let changed: Vec<_> =
+                    chunk.iter().filter(|p| !matches!(p.class, Class::Unchanged | Class::New)).collect();
+                if !changed.is_empty() {
+                    let mut h = QueryBuilder::<Postgres>::new(sql::INSERT_HISTORY);
+                    h.push_values(changed, |mut b, p| {
+                        b.push_bind(tenant)
+                            .push_bind(p.key.as_str())
+                            .push_bind(run)
+                            .push_bind(p.class.as_str())
+                            .push_bind(p.fields.join(","));
+                    });
+                    h.build().execute(&mut **register).await?;
+                }
+
+                let due: Vec<_> = chunk.iter().filter(|p| p.delete_on.is_some()).collect();
+                if !due.is_empty() {
+                    let mut d = QueryBuilder::<Postgres>::new(sql::INSERT_DELETIONS);
+                    d.push_values(&due, |mut b, p| {
+                        b.push_bind(tenant).push_bind(p.key.as_str()).push_bind(p.delete_on.as_deref()).push_bind(run);
+                    });
+                    d.push(sql::ON_CONFLICT_DELETIONS);
+                    d.build().execute(&mut **register).await?;
+                }
+                let cancel: Vec<&str> = chunk
+                    .iter()
+                    .filter(|p| p.delete_on.is_none() && p.class != Class::New)
+                    .map(|p| p.key.as_str())
+                    .collect();
+                if !cancel.is_empty() {
+                    sqlx::query("DELETE FROM deletions WHERE tenant = $1 AND employee_id = ANY($2)")
+                        .bind(tenant)
+                        .bind(&cancel)
+                        .execute(&mut **register)
+                        .await?;
+                }
+            }
+            for chunk in batch.missing.chunks(CHUNK) {
+                let mut h = QueryBuilder::<Postgres>::new(sql::INSERT_HISTORY);
+                h.push_values(chunk, |mut b, k| {
+                    b.push_bind(tenant).push_bind(k.as_str()).push_bind(run).push_bind("missing").push_bind("");
                 });
-                d.push(sql::ON_CONFLICT_DELETIONS);
-                d.build().execute(&mut *self.register).await?;
+                h.build().execute(&mut **register).await?;
             }
-            let cancel: Vec<&str> = chunk
-                .iter()
-                .filter(|p| p.delete_on.is_none() && p.class != Class::New)
-                .map(|p| p.key.as_str())
-                .collect();
-            if !cancel.is_empty() {
-                sqlx::query("DELETE FROM deletions WHERE tenant = $1 AND employee_id = ANY($2)")
-                    .bind(tenant)
-                    .bind(&cancel)
-                    .execute(&mut *self.register)
-                    .await?;
+            for chunk in batch.quarantine.chunks(CHUNK) {
+                let mut q = QueryBuilder::<Postgres>::new(sql::INSERT_QUARANTINE);
+                q.push_values(chunk, |mut b, r| {
+                    b.push_bind(run)
+                        .push_bind(tenant)
+                        .push_bind(i64::try_from(r.row).unwrap_or(i64::MAX))
+                        .push_bind(i64::try_from(r.line).unwrap_or(i64::MAX))
+                        .push_bind(r.key.as_ref().map(EmployeeKey::as_str))
+                        .push_bind(r.errors.as_str())
+                        .push_bind(r.key_id.as_slice())
+                        .push_bind(r.sealed.as_slice());
+                });
+                q.build().execute(&mut **register).await?;
             }
-        }
-        for chunk in batch.missing.chunks(CHUNK) {
-            let mut h = QueryBuilder::<Postgres>::new(sql::INSERT_HISTORY);
-            h.push_values(chunk, |mut b, k| {
-                b.push_bind(tenant).push_bind(k.as_str()).push_bind(run).push_bind("missing").push_bind("");
-            });
-            h.build().execute(&mut *self.register).await?;
-        }
-        for chunk in batch.quarantine.chunks(CHUNK) {
-            let mut q = QueryBuilder::<Postgres>::new(sql::INSERT_QUARANTINE);
-            q.push_values(chunk, |mut b, r| {
-                b.push_bind(run)
-                    .push_bind(tenant)
-                    .push_bind(i64::try_from(r.row).unwrap_or(i64::MAX))
-                    .push_bind(i64::try_from(r.line).unwrap_or(i64::MAX))
-                    .push_bind(r.key.as_ref().map(EmployeeKey::as_str))
-                    .push_bind(r.errors.as_str())
-                    .push_bind(r.key_id.as_slice())
-                    .push_bind(r.sealed.as_slice());
-            });
-            q.build().execute(&mut *self.register).await?;
-        }
-        Ok(())
+            Ok::<_, StoreError>(())
+        };
+        let (k, r) = tokio::join!(write_keys, write_register);
+        k.and(r)
     }
 
     async fn commit(mut self, run: &RunRecord) -> Result<(), StoreError> {

@@ -406,86 +406,96 @@ impl Apply for SqliteApply {
 
     async fn write(&mut self, batch: &Batch) -> Result<(), StoreError> {
         let (tenant, run) = (self.tenant.as_str(), self.run.as_str());
-        for chunk in batch.keys.chunks(CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new(sql::INSERT_DATA_KEYS);
-            q.push_values(chunk, |mut b, k| {
-                b.push_bind(k.key_id.as_slice()).push_bind(tenant).push_bind(k.wrapped.as_slice());
-            });
-            q.build().execute(&mut *self.keys).await?;
-        }
-        for chunk in batch.people.chunks(CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new(sql::INSERT_EMPLOYEES);
-            q.push_values(chunk, |mut b, p| {
-                b.push_bind(tenant)
-                    .push_bind(p.key.as_str())
-                    .push_bind(p.key_id.as_slice())
-                    .push_bind(p.fingerprint.as_slice())
-                    .push_bind(p.ended)
-                    .push_bind(p.sealed.as_slice())
-                    .push_bind(run);
-            });
-            q.push(sql::ON_CONFLICT_EMPLOYEES);
-            q.build().execute(&mut *self.register).await?;
-
-            // A row whose values are unchanged (only its fingerprint moved, after a mapping
-            // change) gets its fingerprint refreshed but no history entry; a new person's entry
-            // is their row's `created_run` (see `history`).
-            let changed: Vec<_> = chunk.iter().filter(|p| !matches!(p.class, Class::Unchanged | Class::New)).collect();
-            if !changed.is_empty() {
-                let mut h = QueryBuilder::<Sqlite>::new(sql::INSERT_HISTORY);
-                h.push_values(changed, |mut b, p| {
+        // The key store and the register are separate connections: their writes run side by side.
+        let (keys, register) = (&mut self.keys, &mut self.register);
+        let write_keys = async move {
+            for chunk in batch.keys.chunks(CHUNK) {
+                let mut q = QueryBuilder::<Sqlite>::new(sql::INSERT_DATA_KEYS);
+                q.push_values(chunk, |mut b, k| {
+                    b.push_bind(k.key_id.as_slice()).push_bind(tenant).push_bind(k.wrapped.as_slice());
+                });
+                q.build().execute(&mut **keys).await?;
+            }
+            Ok::<_, StoreError>(())
+        };
+        let write_register = async move {
+            for chunk in batch.people.chunks(CHUNK) {
+                let mut q = QueryBuilder::<Sqlite>::new(sql::INSERT_EMPLOYEES);
+                q.push_values(chunk, |mut b, p| {
                     b.push_bind(tenant)
                         .push_bind(p.key.as_str())
-                        .push_bind(run)
-                        .push_bind(p.class.as_str())
-                        .push_bind(p.fields.join(","));
+                        .push_bind(p.key_id.as_slice())
+                        .push_bind(p.fingerprint.as_slice())
+                        .push_bind(p.ended)
+                        .push_bind(p.sealed.as_slice())
+                        .push_bind(run);
                 });
-                h.build().execute(&mut *self.register).await?;
-            }
+                q.push(sql::ON_CONFLICT_EMPLOYEES);
+                q.build().execute(&mut **register).await?;
 
-            let (due, cancel): (Vec<_>, Vec<_>) = chunk.iter().partition(|p| p.delete_on.is_some());
-            if !due.is_empty() {
-                let mut d = QueryBuilder::<Sqlite>::new(sql::INSERT_DELETIONS);
-                d.push_values(&due, |mut b, p| {
-                    b.push_bind(tenant).push_bind(p.key.as_str()).push_bind(p.delete_on.as_deref()).push_bind(run);
-                });
-                d.push(sql::ON_CONFLICT_DELETIONS);
-                d.build().execute(&mut *self.register).await?;
-            }
-            let cancel: Vec<_> = cancel.into_iter().filter(|p| p.class != Class::New).collect();
-            if !cancel.is_empty() {
-                let mut d = QueryBuilder::<Sqlite>::new("DELETE FROM deletions WHERE tenant = ");
-                d.push_bind(tenant).push(" AND employee_id IN (");
-                let mut sep = d.separated(", ");
-                for p in &cancel {
-                    sep.push_bind(p.key.as_str());
+                // A row whose values are unchanged (only its fingerprint moved, after a mapping
+                // change) gets its fingerprint refreshed but no history entry; a new person's entry
+                // is their row's `created_run` (see `history`).
+                let changed: Vec<_> =
+                    chunk.iter().filter(|p| !matches!(p.class, Class::Unchanged | Class::New)).collect();
+                if !changed.is_empty() {
+                    let mut h = QueryBuilder::<Sqlite>::new(sql::INSERT_HISTORY);
+                    h.push_values(changed, |mut b, p| {
+                        b.push_bind(tenant)
+                            .push_bind(p.key.as_str())
+                            .push_bind(run)
+                            .push_bind(p.class.as_str())
+                            .push_bind(p.fields.join(","));
+                    });
+                    h.build().execute(&mut **register).await?;
                 }
-                d.push(")");
-                d.build().execute(&mut *self.register).await?;
+
+                let (due, cancel): (Vec<_>, Vec<_>) = chunk.iter().partition(|p| p.delete_on.is_some());
+                if !due.is_empty() {
+                    let mut d = QueryBuilder::<Sqlite>::new(sql::INSERT_DELETIONS);
+                    d.push_values(&due, |mut b, p| {
+                        b.push_bind(tenant).push_bind(p.key.as_str()).push_bind(p.delete_on.as_deref()).push_bind(run);
+                    });
+                    d.push(sql::ON_CONFLICT_DELETIONS);
+                    d.build().execute(&mut **register).await?;
+                }
+                let cancel: Vec<_> = cancel.into_iter().filter(|p| p.class != Class::New).collect();
+                if !cancel.is_empty() {
+                    let mut d = QueryBuilder::<Sqlite>::new("DELETE FROM deletions WHERE tenant = ");
+                    d.push_bind(tenant).push(" AND employee_id IN (");
+                    let mut sep = d.separated(", ");
+                    for p in &cancel {
+                        sep.push_bind(p.key.as_str());
+                    }
+                    d.push(")");
+                    d.build().execute(&mut **register).await?;
+                }
             }
-        }
-        for chunk in batch.missing.chunks(CHUNK) {
-            let mut h = QueryBuilder::<Sqlite>::new(sql::INSERT_HISTORY);
-            h.push_values(chunk, |mut b, k| {
-                b.push_bind(tenant).push_bind(k.as_str()).push_bind(run).push_bind("missing").push_bind("");
-            });
-            h.build().execute(&mut *self.register).await?;
-        }
-        for chunk in batch.quarantine.chunks(CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new(sql::INSERT_QUARANTINE);
-            q.push_values(chunk, |mut b, r| {
-                b.push_bind(run)
-                    .push_bind(tenant)
-                    .push_bind(i64::try_from(r.row).unwrap_or(i64::MAX))
-                    .push_bind(i64::try_from(r.line).unwrap_or(i64::MAX))
-                    .push_bind(r.key.as_ref().map(EmployeeKey::as_str))
-                    .push_bind(r.errors.as_str())
-                    .push_bind(r.key_id.as_slice())
-                    .push_bind(r.sealed.as_slice());
-            });
-            q.build().execute(&mut *self.register).await?;
-        }
-        Ok(())
+            for chunk in batch.missing.chunks(CHUNK) {
+                let mut h = QueryBuilder::<Sqlite>::new(sql::INSERT_HISTORY);
+                h.push_values(chunk, |mut b, k| {
+                    b.push_bind(tenant).push_bind(k.as_str()).push_bind(run).push_bind("missing").push_bind("");
+                });
+                h.build().execute(&mut **register).await?;
+            }
+            for chunk in batch.quarantine.chunks(CHUNK) {
+                let mut q = QueryBuilder::<Sqlite>::new(sql::INSERT_QUARANTINE);
+                q.push_values(chunk, |mut b, r| {
+                    b.push_bind(run)
+                        .push_bind(tenant)
+                        .push_bind(i64::try_from(r.row).unwrap_or(i64::MAX))
+                        .push_bind(i64::try_from(r.line).unwrap_or(i64::MAX))
+                        .push_bind(r.key.as_ref().map(EmployeeKey::as_str))
+                        .push_bind(r.errors.as_str())
+                        .push_bind(r.key_id.as_slice())
+                        .push_bind(r.sealed.as_slice());
+                });
+                q.build().execute(&mut **register).await?;
+            }
+            Ok::<_, StoreError>(())
+        };
+        let (k, r) = tokio::join!(write_keys, write_register);
+        k.and(r)
     }
 
     async fn commit(mut self, run: &RunRecord) -> Result<(), StoreError> {
