@@ -294,18 +294,18 @@ struct Validated {
     rejected: Vec<Rejected>,
 }
 
-/// Names data keys: 6 bytes of the time in milliseconds and 4 random bytes, the same for a
-/// whole run, then a 6-byte counter. A run's keys are thus ordered, and append to the key store
+/// Names data keys: 6 bytes of the time in milliseconds and 6 random bytes, the same for a
+/// whole run, then a 4-byte counter. A run's keys are thus ordered, and append to the key store
 /// rather than landing at random places in its index.
 struct KeyIds {
-    prefix: [u8; 10],
+    prefix: [u8; 12],
     next: std::sync::atomic::AtomicU64,
 }
 
 impl KeyIds {
     fn new(now: chrono::DateTime<chrono::Utc>) -> KeyIds {
         use rand::RngCore;
-        let mut prefix = [0u8; 10];
+        let mut prefix = [0u8; 12];
         prefix[..6].copy_from_slice(&now.timestamp_millis().to_be_bytes()[2..]);
         rand::rng().fill_bytes(&mut prefix[6..]);
         KeyIds { prefix, next: std::sync::atomic::AtomicU64::new(0) }
@@ -313,7 +313,7 @@ impl KeyIds {
 
     fn next(&self) -> Vec<u8> {
         let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        [&self.prefix[..], &n.to_be_bytes()[2..]].concat()
+        [&self.prefix[..], &n.to_be_bytes()[4..]].concat()
     }
 }
 
@@ -672,14 +672,6 @@ async fn stream<S: Store>(
     apply: &mut Option<S::Apply>,
     report: &mut Report,
 ) -> Result<Counts, IngestError> {
-    let (tx, mut rx) = mpsc::channel::<Validated>(8);
-    let worker = {
-        let (shared, progress) = (shared.clone(), req.progress.clone());
-        std::thread::Builder::new()
-            .name("hrfeed-read".into())
-            .spawn(move || read_and_validate(records, shared, tx, progress))
-            .map_err(|_| IngestError::Worker)?
-    };
     let names: Vec<&str> = req.mapping.fields.iter().map(|f| f.name.as_str()).collect();
     let quarantine_layout = seal::Layout::new(names.iter().map(|n| (*n).to_owned()).collect());
     let mut layouts: std::collections::HashMap<_, _> =
@@ -692,6 +684,15 @@ async fn stream<S: Store>(
         }
     }
     layouts.insert(shared.person_layout.id(), shared.person_layout.clone());
+    // Spawned only now, so a failure above leaves no reader running.
+    let (tx, mut rx) = mpsc::channel::<Validated>(8);
+    let worker = {
+        let (shared, progress) = (shared.clone(), req.progress.clone());
+        std::thread::Builder::new()
+            .name("hrfeed-read".into())
+            .spawn(move || read_and_validate(records, shared, tx, progress))
+            .map_err(|_| IngestError::Worker)?
+    };
     let mut sink = Sink {
         store,
         shared: &shared,

@@ -200,7 +200,7 @@ const PAYLOAD_V2: u8 = 2;
 
 impl Layout {
     pub fn new(names: Vec<String>) -> Layout {
-        let text = names.join("\n");
+        let text = names_text(&names);
         let mut id = [0u8; 8];
         id.copy_from_slice(&blake3::derive_key("hrfeed 2026 payload layout v1", text.as_bytes())[..8]);
         Layout { id, names }
@@ -208,7 +208,7 @@ impl Layout {
 
     /// Rebuilds a stored layout, checking that its names still give its id.
     pub fn from_stored(id: &[u8], text: &str) -> Result<Layout, SealError> {
-        let names = if text.is_empty() { Vec::new() } else { text.split('\n').map(str::to_owned).collect() };
+        let names: Vec<String> = serde_json::from_str(text).map_err(|_| SealError::Malformed)?;
         let layout = Layout::new(names);
         if layout.id.as_slice() == id { Ok(layout) } else { Err(SealError::Malformed) }
     }
@@ -221,10 +221,14 @@ impl Layout {
         &self.names
     }
 
-    /// The names as stored: one per line.
+    /// The names as stored: a JSON array, so any name (even one holding a newline) survives.
     pub fn to_text(&self) -> String {
-        self.names.join("\n")
+        names_text(&self.names)
     }
+}
+
+fn names_text(names: &[String]) -> String {
+    serde_json::to_string(names).unwrap_or_default()
 }
 
 /// Encodes values as a sealed payload: version, layout id, then per field a varint of the
@@ -359,6 +363,11 @@ mod tests {
         let (id, got) = decode(&out).unwrap();
         assert_eq!(id, layout.id());
         assert_eq!(got, values[1..].to_vec());
-        assert!(Layout::from_stored(&id, "name\nother").is_err());
+        assert!(Layout::from_stored(&id, r#"["name","other"]"#).is_err());
+        assert!(Layout::from_stored(&id, "not json").is_err());
+        // Names holding the characters a joined form would split on come back whole.
+        let odd = Layout::new(vec!["a\nb".into(), String::new(), "c,\"d".into()]);
+        assert_eq!(Layout::from_stored(&odd.id(), &odd.to_text()).unwrap(), odd);
+        assert_ne!(Layout::new(vec![String::new()]).id(), Layout::new(vec![]).id());
     }
 }
