@@ -188,11 +188,11 @@ impl Records {
         }
     }
 
-    /// Like `next_into`, but only cell `only` is sure to be filled (CSV leaves the others empty).
+    /// Like `next_into`, but only cell `only` is filled; the others are left empty.
     pub fn next_cell_into(&mut self, only: usize, record: &mut Record) -> Result<bool, ReadError> {
         match &mut self.inner {
             Inner::Csv(r) => r.next_cell_into(only, record),
-            Inner::Workbook(r) => r.next_into(record),
+            Inner::Workbook(r) => r.next_cell_into(only, record),
         }
     }
 

@@ -71,6 +71,15 @@ impl SheetRecords {
 
     /// Reads the next data record into `record`; `Ok(false)` after the last non-blank row.
     pub fn next_into(&mut self, record: &mut Record) -> Result<bool, ReadError> {
+        self.next_cells(None, record)
+    }
+
+    /// Like `next_into`, but renders only cell `only` as text (pass 1 needs just the key).
+    pub fn next_cell_into(&mut self, only: usize, record: &mut Record) -> Result<bool, ReadError> {
+        self.next_cells(Some(only), record)
+    }
+
+    fn next_cells(&mut self, only: Option<usize>, record: &mut Record) -> Result<bool, ReadError> {
         let (height, width) = self.range.get_size();
         while self.next < height && self.is_blank(self.next) {
             self.next += 1;
@@ -95,6 +104,10 @@ impl SheetRecords {
             });
         }
         for c in 0..self.columns {
+            if only.is_some_and(|o| o != c) {
+                record.cells.push_field("");
+                continue;
+            }
             let cell = self.range.get((r, c)).unwrap_or(&Data::Empty);
             if !cell_text(cell, &mut self.scratch) {
                 record.invalid_text_at.get_or_insert(c);
