@@ -156,6 +156,16 @@ async fn run<S: Store>(
         return Ok(None);
     }
     let keys = tenant_keys(store, req).await?;
+    // The apply (and with it the tenant lock) comes before the register is read; a run of the
+    // same file that finished while this one waited for the lock makes this one a duplicate.
+    let apply = if req.dry_run { None } else { Some(store.begin_apply(req.tenant, run_id).await?) };
+    if apply.is_some()
+        && let Some(prior) = store.applied_run_by_hash(req.tenant, &claim.sha256).await?
+    {
+        report.status = RunStatus::Duplicate.as_str().into();
+        report.duplicate_of = Some(prior.to_string());
+        return Ok(None);
+    }
 
     // Pass 1 (keys only, for duplicates) runs beside the register load.
     let t = Instant::now();
@@ -172,7 +182,7 @@ async fn run<S: Store>(
     report.timings_ms.insert("scan_keys".into(), scan_ms);
 
     let t = Instant::now();
-    let mut apply = if req.dry_run { None } else { Some(store.begin_apply(req.tenant, run_id).await?) };
+    let mut apply = apply;
     let shared = Arc::new(Shared {
         tenant: req.tenant.clone(),
         mapping: req.mapping.clone(),

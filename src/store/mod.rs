@@ -245,7 +245,9 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Every payload layout stored so far (field names of sealed values).
     fn layouts(&self) -> impl Future<Output = Result<Vec<Layout>, StoreError>> + Send;
 
-    /// Starts applying a run.
+    /// Starts applying a run. Takes the tenant's lock, held until commit or drop: a concurrent
+    /// run of the same tenant waits here (SQLite: any run, up to the busy timeout), so a run's
+    /// register is never changed by another between its load and its commit.
     fn begin_apply(
         &self,
         tenant: &TenantId,

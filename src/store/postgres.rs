@@ -39,15 +39,39 @@ impl PgStore {
         let connect_err = |e: sqlx::Error| StoreError::Connect(StoreError::from(e).to_string());
         let register =
             PgPoolOptions::new().max_connections(4).connect_with(connect_options(url)?).await.map_err(connect_err)?;
-        let (key_url, schema) = match key_store {
-            Some(k) if k.starts_with("postgres://") || k.starts_with("postgresql://") => (k, None),
-            Some(schema) => (url, Some(schema.to_owned())),
-            None => (url, Some(DEFAULT_KEY_SCHEMA.to_owned())),
+        let schema = match key_store {
+            Some(k) if k.starts_with("postgres://") || k.starts_with("postgresql://") => None,
+            Some(schema) => Some(schema.to_owned()),
+            None => Some(DEFAULT_KEY_SCHEMA.to_owned()),
+        };
+        if let Some(s) = &schema
+            && !valid_schema(s)
+        {
+            return Err(StoreError::Connect(format!("key_store schema `{s}`: use a-z, 0-9 and `_`")));
+        }
+        // Processes opening a new database at once would race to create the schema and run the
+        // migrations; a session lock makes them take turns (the later ones find all done).
+        let mut lock = register.acquire().await.map_err(connect_err)?;
+        sqlx::query("SELECT pg_advisory_lock(7301001)").execute(&mut *lock).await.map_err(connect_err)?;
+        let migrated = Self::create_and_migrate(&register, url, key_store, schema).await;
+        sqlx::query("SELECT pg_advisory_unlock(7301001)").execute(&mut *lock).await.map_err(connect_err)?;
+        drop(lock);
+        let keys = migrated?;
+        Ok(PgStore { register, keys })
+    }
+
+    async fn create_and_migrate(
+        register: &PgPool,
+        url: &str,
+        key_store: Option<&str>,
+        schema: Option<String>,
+    ) -> Result<PgPool, StoreError> {
+        let connect_err = |e: sqlx::Error| StoreError::Connect(StoreError::from(e).to_string());
+        let key_url = match key_store {
+            Some(k) if k.starts_with("postgres://") || k.starts_with("postgresql://") => k,
+            _ => url,
         };
         if let Some(s) = &schema {
-            if !valid_schema(s) {
-                return Err(StoreError::Connect(format!("key_store schema `{s}`: use a-z, 0-9 and `_`")));
-            }
             register.execute(format!("CREATE SCHEMA IF NOT EXISTS {s}").as_str()).await.map_err(connect_err)?;
         }
         let search_path = schema.clone();
@@ -66,14 +90,14 @@ impl PgStore {
             .await
             .map_err(connect_err)?;
         sqlx::migrate!("src/store/migrations/postgres")
-            .run(&register)
+            .run(register)
             .await
             .map_err(|e| StoreError::Migrate(e.to_string()))?;
         sqlx::migrate!("src/store/migrations/postgres_keys")
             .run(&keys)
             .await
             .map_err(|e| StoreError::Migrate(e.to_string()))?;
-        Ok(PgStore { register, keys })
+        Ok(keys)
     }
 }
 
@@ -191,7 +215,13 @@ impl Store for PgStore {
 
     async fn begin_apply(&self, tenant: &TenantId, run: &RunId) -> Result<PgApply, StoreError> {
         let keys = self.keys.begin().await?;
-        let register = self.register.begin().await?;
+        let mut register = self.register.begin().await?;
+        // One run per tenant at a time: a second run waits here until this one commits or
+        // rolls back, and so diffs against its result. Other tenants are not held up.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7301))")
+            .bind(tenant.as_str())
+            .execute(&mut *register)
+            .await?;
         Ok(PgApply { tenant: tenant.clone(), run: run.clone(), keys, register })
     }
 

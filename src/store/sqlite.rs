@@ -142,6 +142,16 @@ impl SqliteStore {
                 std::fs::create_dir_all(dir).map_err(|e| StoreError::Connect(format!("{}: {e}", dir.display())))?;
             }
         }
+        // Processes opening a new database at once would each run its migrations; a lock on a
+        // file beside it makes them take turns (the later ones find all done).
+        let lock_path = PathBuf::from(format!("{}.lock", register.display()));
+        let lock = tokio::task::spawn_blocking(move || {
+            let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path)?;
+            f.lock().map(|()| f)
+        })
+        .await
+        .map_err(|_| StoreError::Connect("the migration lock task stopped".into()))?
+        .map_err(|e| StoreError::Connect(format!("cannot lock the database for migration: {e}")))?;
         let pool = |p: &Path| SqlitePoolOptions::new().max_connections(4).connect_lazy_with(options(p));
         let store = SqliteStore { register: pool(register), keys: pool(keys) };
         sqlx::migrate!("src/store/migrations/sqlite")
@@ -152,6 +162,7 @@ impl SqliteStore {
             .run(&store.keys)
             .await
             .map_err(|e| StoreError::Migrate(e.to_string()))?;
+        drop(lock);
         Ok(store)
     }
 
@@ -316,7 +327,9 @@ impl Store for SqliteStore {
     async fn begin_apply(&self, tenant: &TenantId, run: &RunId) -> Result<SqliteApply, StoreError> {
         // The key store's transaction starts first and commits first (see `Apply::commit`).
         let keys = self.keys.begin().await?;
-        let register = self.register.begin().await?;
+        // IMMEDIATE takes the write lock now, not at the first write: a second run waits here
+        // (up to the busy timeout) until this one commits, and so diffs against its result.
+        let register = self.register.begin_with("BEGIN IMMEDIATE").await?;
         Ok(SqliteApply { tenant: tenant.clone(), run: run.clone(), keys, register })
     }
 

@@ -107,3 +107,56 @@ fn dry_run_writes_nothing_and_reports_the_same_counts() {
     let (_, real) = ws.ingest(&file, &[]);
     assert_eq!(counts(&dry), counts(&real));
 }
+
+/// Runs of one tenant started at once take turns: each diffs against the one before, nothing is
+/// inserted twice, and the same content arriving twice is a duplicate, not a failed commit.
+fn concurrent_runs_take_turns(backend: Backend) {
+    let Some(ws) = Workspace::new(backend) else { return };
+    let files = ["reference/day1.win1252.csv", "reference/day1.utf8bom.csv", "reference/day1.win1252.csv"];
+    let children: Vec<_> = files
+        .iter()
+        .map(|f| {
+            let path = fixtures().join(f);
+            ws.command(&["ingest", path.to_str().unwrap(), "--tenant", "acme", "--report", "json"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let reports: Vec<serde_json::Value> = children
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+                panic!("not one JSON object ({e}); stderr: {}", String::from_utf8_lossy(&out.stderr))
+            })
+        })
+        .collect();
+    // Whichever run was the duplicate read nothing, so the file's row count is the largest.
+    let rows = reports.iter().filter_map(|r| r["counts"]["rows"].as_u64()).max().unwrap();
+    assert!(rows > 0);
+    let mut outcomes: Vec<(String, u64, u64)> = reports
+        .iter()
+        .map(|r| {
+            let n = |k: &str| r["counts"][k].as_u64().unwrap_or(0);
+            (r["status"].as_str().unwrap_or("?").to_owned(), n("new"), n("unchanged"))
+        })
+        .collect();
+    outcomes.sort();
+    let want = vec![("applied".to_owned(), 0, rows), ("applied".to_owned(), rows, 0), ("duplicate".to_owned(), 0, 0)];
+    assert_eq!(outcomes, want, "{reports:#?}");
+    let counts: std::collections::BTreeMap<String, i64> = ws.table_counts().into_iter().collect();
+    assert_eq!(counts["employees"], rows as i64);
+    assert_eq!(counts["runs"], 3);
+}
+
+#[test]
+fn sqlite_concurrent_runs_take_turns() {
+    concurrent_runs_take_turns(Backend::Sqlite);
+}
+
+#[test]
+fn postgres_concurrent_runs_take_turns() {
+    concurrent_runs_take_turns(Backend::Postgres);
+}
