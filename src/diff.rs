@@ -136,9 +136,31 @@ impl Register {
         self.seen[i / 64].load(Ordering::Relaxed) & (1 << (i % 64)) != 0
     }
 
+    /// Finds `key`, trying first the entry after the one `cursor` last found: the register is
+    /// loaded in key order, and exports are usually sorted by key too, so most lookups are then
+    /// a comparison with memory just read instead of a random probe of the hash table.
+    fn find_near(&self, key: &str, cursor: &mut usize) -> Option<u32> {
+        let next = *cursor;
+        let found = if next < self.entries.len() && self.key_at(next as u32) == key {
+            Some(next as u32)
+        } else {
+            self.find(key)
+        };
+        if let Some(i) = found {
+            *cursor = i as usize + 1;
+        }
+        found
+    }
+
     /// Marks `key` present in the file and says what the fingerprint alone tells.
     pub fn observe(&self, key: &EmployeeKey, fingerprint: &Fingerprint) -> Quick {
-        match self.find(key.as_str()) {
+        let mut no_cursor = usize::MAX;
+        self.observe_near(key, fingerprint, &mut no_cursor)
+    }
+
+    /// `observe`, with a cursor kept by the caller across consecutive rows (see `find_near`).
+    pub fn observe_near(&self, key: &EmployeeKey, fingerprint: &Fingerprint, cursor: &mut usize) -> Quick {
+        match self.find_near(key.as_str(), cursor) {
             None => Quick::New,
             Some(i) => {
                 self.mark(i);
@@ -313,10 +335,22 @@ mod tests {
         assert_eq!(r.observe(&EmployeeKey::new("E00007"), &fp), Quick::Unchanged);
         assert_eq!(r.observe(&EmployeeKey::new("E00008"), &fp), Quick::Compare);
         assert_eq!(r.observe(&EmployeeKey::new("E01000"), &fp), Quick::New);
+        // A cursor speeds up sorted lookups and never changes an answer.
+        let mut cursor = 0;
+        for i in [5u32, 6, 7, 500, 3, 4, 1001, 999] {
+            let key = EmployeeKey::new(&format!("E{i:05}"));
+            let expect = match r.get(&key) {
+                None => Quick::New,
+                Some((f, _)) if f == fp => Quick::Unchanged,
+                Some(_) => Quick::Compare,
+            };
+            assert_eq!(r.observe_near(&key, &fp, &mut cursor), expect, "{i}");
+        }
         r.insert(EmployeeKey::new("E00009"), fp, false).unwrap();
         assert_eq!(r.observe(&EmployeeKey::new("E00009"), &fp), Quick::Unchanged);
         assert_eq!(r.len(), 1000);
-        // 900 active, three of them seen.
-        assert_eq!(r.missing().count(), 897);
+        // 900 active; seen and active: 7, 8, 9 and, through the cursor, 3, 4, 5, 6 and 999
+        // (500 is ended, so never missing).
+        assert_eq!(r.missing().count(), 892);
     }
 }

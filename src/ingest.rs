@@ -469,9 +469,10 @@ impl Validator<'_> {
             };
             let Ok((chunk, n)) = next else { break };
             let mut out = Validated { rows: n as u64, ..Validated::default() };
+            let mut cursor = 0;
             for rec in &chunk[..n] {
                 self.plan.scan_dropped(rec, &mut flags);
-                self.item(rec, &mut payload, &mut out);
+                self.item(rec, &mut payload, &mut cursor, &mut out);
             }
             let _ = free.send(chunk);
             if tx.blocking_send(out).is_err() {
@@ -492,7 +493,7 @@ impl Validator<'_> {
 
     /// Validates one record and, for a valid row, classifies it against the register as far as
     /// fingerprints tell: unchanged rows end here, new people are sealed here (on every core).
-    fn item(&self, rec: &Record, payload: &mut Vec<u8>, out: &mut Validated) {
+    fn item(&self, rec: &Record, payload: &mut Vec<u8>, cursor: &mut usize, out: &mut Validated) {
         let sh = self.shared;
         let mapping = &*sh.mapping;
         match validate::validate(rec, self.plan, mapping, self.ctx) {
@@ -512,7 +513,7 @@ impl Validator<'_> {
                 self.hash_kept(&mut row.values);
                 seal::encode(&sh.person_layout, &row.values, Some(mapping.key), payload);
                 let fingerprint = sh.keys.fingerprint(payload);
-                match sh.register.observe(&row.key, &fingerprint) {
+                match sh.register.observe_near(&row.key, &fingerprint, cursor) {
                     Quick::Unchanged => out.unchanged += 1,
                     Quick::Compare => out.compare.push(ValidRow { row, payload: payload.clone(), fingerprint }),
                     Quick::New => {
