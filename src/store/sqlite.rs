@@ -46,7 +46,7 @@ fn unpack_register_columns(
 
 /// Parses `load_register`'s length-prefixed page into the register.
 fn unpack_register(mut packed: &str, register: &mut Register) -> Result<(), StoreError> {
-    let bad = || StoreError::Database("malformed packed register page".into());
+    let bad = malformed_page;
     while !packed.is_empty() {
         let colon = packed.find(':').ok_or_else(bad)?;
         let len: usize = packed[..colon].parse().map_err(|_| bad())?;
@@ -64,6 +64,17 @@ fn unpack_register(mut packed: &str, register: &mut Register) -> Result<(), Stor
         packed = &rest[1 + 2 * crate::seal::FINGERPRINT..];
     }
     Ok(())
+}
+
+/// `$select` over one page of the register's index: tenant `$1`, keys after `$2`, `$3` of them.
+macro_rules! register_page {
+    ($select:literal) => {
+        concat!(
+            $select,
+            " FROM (SELECT employee_id, ended, fingerprint FROM employees INDEXED BY employees_register \
+             WHERE tenant = $1 AND employee_id > $2 ORDER BY employee_id LIMIT $3)"
+        )
+    };
 }
 
 /// People per packed `load_sealed` query.
@@ -245,26 +256,22 @@ impl Store for SqliteStore {
         // page is read again with length-prefixed keys.
         let mut after = String::new();
         loop {
-            let page: (i64, Option<String>, Option<String>, Option<String>, Option<String>) = sqlx::query_as(
-                "SELECT count(*), group_concat(employee_id, char(30)), group_concat(ended, ''), \
-                 group_concat(hex(fingerprint), ''), max(employee_id) \
-                 FROM (SELECT employee_id, ended, fingerprint FROM employees \
-                 INDEXED BY employees_register WHERE tenant = $1 AND employee_id > $2 \
-                 ORDER BY employee_id LIMIT $3)",
-            )
-            .bind(tenant.as_str())
-            .bind(&after)
-            .bind(REGISTER_PAGE)
-            .fetch_one(&self.register)
-            .await?;
+            let page: (i64, Option<String>, Option<String>, Option<String>, Option<String>) =
+                sqlx::query_as(register_page!(
+                    "SELECT count(*), group_concat(employee_id, char(30)), group_concat(ended, ''), \
+                     group_concat(hex(fingerprint), ''), max(employee_id)"
+                ))
+                .bind(tenant.as_str())
+                .bind(&after)
+                .bind(REGISTER_PAGE)
+                .fetch_one(&self.register)
+                .await?;
             let (count, Some(keys), Some(ended), Some(fps), Some(last)) = page else { break };
             if !unpack_register_columns(count, &keys, &ended, &fps, &mut register)? {
-                let packed: Option<String> = sqlx::query_scalar(
+                let packed: Option<String> = sqlx::query_scalar(register_page!(
                     "SELECT group_concat(length(CAST(employee_id AS BLOB)) || ':' || employee_id || ended \
-                     || hex(fingerprint), '') FROM (SELECT employee_id, ended, fingerprint FROM employees \
-                     INDEXED BY employees_register WHERE tenant = $1 AND employee_id > $2 \
-                     ORDER BY employee_id LIMIT $3)",
-                )
+                         || hex(fingerprint), '')"
+                ))
                 .bind(tenant.as_str())
                 .bind(&after)
                 .bind(REGISTER_PAGE)
