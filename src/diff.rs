@@ -10,6 +10,7 @@ use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::ids::EmployeeKey;
+use crate::occurrence::{First, Occurrence};
 use crate::seal::Fingerprint;
 use crate::value::Value;
 
@@ -17,15 +18,18 @@ use crate::value::Value;
 ///
 /// Kept compact because it is the one structure that grows with the register: the keys live in
 /// one string arena, the entries in one vector, and the hash index holds only entry numbers
-/// (about 45 bytes a person). "Seen in this file" is an atomic bit per entry, so the validator
-/// threads can classify rows against a shared register.
+/// (about 45 bytes a person). Where a person first occurred in this file is kept per entry in
+/// atomics (0 = not yet), so the validator threads can classify rows against a shared register
+/// and tell a key's first row from its repeats in one pass.
 #[derive(Default)]
 pub struct Register {
     arena: String,
     entries: Vec<Entry>,
     index: hashbrown::HashTable<u32>,
     hasher: hashbrown::DefaultHashBuilder,
-    seen: Vec<AtomicU64>,
+    /// `Occurrence::pack` of the first row, 0 while unseen.
+    first: Vec<AtomicU64>,
+    first_line: Vec<AtomicU64>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -40,6 +44,14 @@ struct Entry {
 #[derive(Debug, thiserror::Error)]
 #[error("the register is too large for the in-memory index (over 4 billion people or key bytes)")]
 pub struct RegisterFull;
+
+/// Whether a row is its key's first in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    First(Quick),
+    /// The key occurred before in this file: the row is a duplicate.
+    Again,
+}
 
 /// The first-stage verdict for one valid row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,9 +112,8 @@ impl Register {
         };
         self.arena.push_str(key);
         self.entries.push(Entry { fingerprint, start, len, ended });
-        if self.seen.len() * 64 < self.entries.len() {
-            self.seen.push(AtomicU64::new(0));
-        }
+        self.first.push(AtomicU64::new(0));
+        self.first_line.push(AtomicU64::new(0));
         let h = self.hasher.hash_one(key);
         let Register { index, entries, arena, hasher, .. } = self;
         index.insert_unique(h, n, |&i| {
@@ -128,12 +139,25 @@ impl Register {
         })
     }
 
-    fn mark(&self, i: u32) {
-        self.seen[i as usize / 64].fetch_or(1 << (i % 64), Ordering::Relaxed);
+    /// Records `at` as entry `i`'s first occurrence unless one is recorded; true if it was.
+    fn claim(&self, i: u32, at: Occurrence) -> bool {
+        let i = i as usize;
+        let won = self.first[i].compare_exchange(0, at.pack(), Ordering::Relaxed, Ordering::Relaxed).is_ok();
+        if won {
+            // Read only after the validators are joined, which orders it after this store.
+            self.first_line[i].store(at.line, Ordering::Relaxed);
+        }
+        won
     }
 
     fn is_seen(&self, i: usize) -> bool {
-        self.seen[i / 64].load(Ordering::Relaxed) & (1 << (i % 64)) != 0
+        self.first[i].load(Ordering::Relaxed) != 0
+    }
+
+    /// Where a registered person first occurred in this file, if they did.
+    pub fn first_occurrence(&self, key: &EmployeeKey) -> Option<Occurrence> {
+        let i = self.find(key.as_str())? as usize;
+        Occurrence::unpack(self.first[i].load(Ordering::Relaxed), self.first_line[i].load(Ordering::Relaxed))
     }
 
     /// Finds `key`, trying first the entry after the one `cursor` last found: the register is
@@ -152,28 +176,33 @@ impl Register {
         found
     }
 
-    /// Marks `key` present in the file and says what the fingerprint alone tells.
-    pub fn observe(&self, key: &EmployeeKey, fingerprint: &Fingerprint) -> Quick {
+    /// Marks `key` present in the file at row `at` and says what the fingerprint alone tells.
+    /// `at.first` is ignored: it is recorded as unchanged or compare from the fingerprint.
+    pub fn observe(&self, key: &EmployeeKey, fingerprint: &Fingerprint, at: Occurrence) -> Seen {
         let mut no_cursor = usize::MAX;
-        self.observe_near(key, fingerprint, &mut no_cursor)
+        self.observe_near(key, fingerprint, &mut no_cursor, at)
     }
 
     /// `observe`, with a cursor kept by the caller across consecutive rows (see `find_near`).
-    pub fn observe_near(&self, key: &EmployeeKey, fingerprint: &Fingerprint, cursor: &mut usize) -> Quick {
-        match self.find_near(key.as_str(), cursor) {
-            None => Quick::New,
-            Some(i) => {
-                self.mark(i);
-                if &self.entries[i as usize].fingerprint == fingerprint { Quick::Unchanged } else { Quick::Compare }
-            }
-        }
+    pub fn observe_near(
+        &self,
+        key: &EmployeeKey,
+        fingerprint: &Fingerprint,
+        cursor: &mut usize,
+        at: Occurrence,
+    ) -> Seen {
+        let Some(i) = self.find_near(key.as_str(), cursor) else { return Seen::First(Quick::New) };
+        let quick =
+            if &self.entries[i as usize].fingerprint == fingerprint { Quick::Unchanged } else { Quick::Compare };
+        let first = if quick == Quick::Unchanged { First::Unchanged } else { First::Compare };
+        if self.claim(i, Occurrence { first, ..at }) { Seen::First(quick) } else { Seen::Again }
     }
 
-    /// Marks `key` present without classifying it (a rejected row whose key could be read).
-    pub fn mark_present(&self, key: &EmployeeKey) {
-        if let Some(i) = self.find(key.as_str()) {
-            self.mark(i);
-        }
+    /// Marks a rejected row's `key` present: `None` if the register does not hold it, else
+    /// whether this was the key's first row.
+    pub fn observe_rejected(&self, key: &EmployeeKey, at: Occurrence) -> Option<bool> {
+        let i = self.find(key.as_str())?;
+        Some(self.claim(i, Occurrence { first: First::Rejected, ..at }))
     }
 
     /// People of a full file's register that the file did not mention and who are not ended.
@@ -260,14 +289,24 @@ pub struct Counts {
 }
 
 impl Counts {
-    pub fn add(&mut self, class: Class) {
-        *match class {
+    fn of(&mut self, class: Class) -> &mut u64 {
+        match class {
             Class::New => &mut self.new,
             Class::Rehired => &mut self.rehired,
             Class::Ended => &mut self.ended,
             Class::Changed => &mut self.changed,
             Class::Unchanged => &mut self.unchanged,
-        } += 1;
+        }
+    }
+
+    pub fn add(&mut self, class: Class) {
+        *self.of(class) += 1;
+    }
+
+    /// Takes back one `add` (a row found to be a repeated key's first).
+    pub fn remove(&mut self, class: Class) {
+        let n = self.of(class);
+        *n = n.saturating_sub(1);
     }
 }
 
@@ -305,6 +344,10 @@ mod tests {
         check(&ended, &ended, Class::Unchanged, &[]);
     }
 
+    fn at(row: u64) -> Occurrence {
+        Occurrence { row, line: row + 1, first: First::New }
+    }
+
     #[test]
     fn missing_skips_seen_and_ended_people() {
         let mut r = Register::default();
@@ -312,9 +355,10 @@ mod tests {
         for (k, ended) in [("a", false), ("b", false), ("c", true)] {
             r.insert(EmployeeKey::new(k), fp, ended).unwrap();
         }
-        assert_eq!(r.observe(&EmployeeKey::new("a"), &fp), Quick::Unchanged);
-        assert_eq!(r.observe(&EmployeeKey::new("z"), &fp), Quick::New);
-        r.mark_present(&EmployeeKey::new("c"));
+        assert_eq!(r.observe(&EmployeeKey::new("a"), &fp, at(1)), Seen::First(Quick::Unchanged));
+        assert_eq!(r.observe(&EmployeeKey::new("z"), &fp, at(2)), Seen::First(Quick::New));
+        assert_eq!(r.observe_rejected(&EmployeeKey::new("c"), at(3)), Some(true));
+        assert_eq!(r.observe_rejected(&EmployeeKey::new("y"), at(4)), None);
         let missing: Vec<_> = r.missing().map(|k| k.as_str().to_owned()).collect();
         assert_eq!(missing, vec!["b".to_owned()]);
         assert_eq!(r.active(), 2);
@@ -322,7 +366,24 @@ mod tests {
     }
 
     #[test]
-    fn a_large_register_finds_every_key_and_tracks_seen_bits() {
+    fn a_key_is_first_once_and_remembers_where() {
+        let mut r = Register::default();
+        let (fp, other) = ([0u8; 16], [1u8; 16]);
+        r.insert(EmployeeKey::new("a"), fp, false).unwrap();
+        r.insert(EmployeeKey::new("b"), fp, false).unwrap();
+        let (a, b) = (EmployeeKey::new("a"), EmployeeKey::new("b"));
+        assert_eq!(r.first_occurrence(&a), None);
+        assert_eq!(r.observe(&a, &other, at(5)), Seen::First(Quick::Compare));
+        assert_eq!(r.observe(&a, &fp, at(9)), Seen::Again);
+        assert_eq!(r.observe_rejected(&a, at(10)), Some(false));
+        assert_eq!(r.first_occurrence(&a), Some(Occurrence { row: 5, line: 6, first: First::Compare }));
+        assert_eq!(r.observe_rejected(&b, at(2)), Some(true));
+        assert_eq!(r.observe(&b, &fp, at(3)), Seen::Again);
+        assert_eq!(r.first_occurrence(&b), Some(Occurrence { row: 2, line: 3, first: First::Rejected }));
+    }
+
+    #[test]
+    fn a_large_register_finds_every_key_and_tracks_seen_people() {
         let mut r = Register::with_capacity(10);
         for i in 0..1000u32 {
             let mut fp = [0u8; 16];
@@ -332,22 +393,23 @@ mod tests {
         assert_eq!(r.len(), 1000);
         let mut fp = [0u8; 16];
         fp[..4].copy_from_slice(&7u32.to_le_bytes());
-        assert_eq!(r.observe(&EmployeeKey::new("E00007"), &fp), Quick::Unchanged);
-        assert_eq!(r.observe(&EmployeeKey::new("E00008"), &fp), Quick::Compare);
-        assert_eq!(r.observe(&EmployeeKey::new("E01000"), &fp), Quick::New);
+        assert_eq!(r.observe(&EmployeeKey::new("E00007"), &fp, at(1)), Seen::First(Quick::Unchanged));
+        assert_eq!(r.observe(&EmployeeKey::new("E00008"), &fp, at(2)), Seen::First(Quick::Compare));
+        assert_eq!(r.observe(&EmployeeKey::new("E01000"), &fp, at(3)), Seen::First(Quick::New));
         // A cursor speeds up sorted lookups and never changes an answer.
         let mut cursor = 0;
         for i in [5u32, 6, 7, 500, 3, 4, 1001, 999] {
             let key = EmployeeKey::new(&format!("E{i:05}"));
             let expect = match r.get(&key) {
-                None => Quick::New,
-                Some((f, _)) if f == fp => Quick::Unchanged,
-                Some(_) => Quick::Compare,
+                _ if i == 7 => Seen::Again,
+                None => Seen::First(Quick::New),
+                Some((f, _)) if f == fp => Seen::First(Quick::Unchanged),
+                Some(_) => Seen::First(Quick::Compare),
             };
-            assert_eq!(r.observe_near(&key, &fp, &mut cursor), expect, "{i}");
+            assert_eq!(r.observe_near(&key, &fp, &mut cursor, at(u64::from(i))), expect, "{i}");
         }
         r.insert(EmployeeKey::new("E00009"), fp, false).unwrap();
-        assert_eq!(r.observe(&EmployeeKey::new("E00009"), &fp), Quick::Unchanged);
+        assert_eq!(r.observe(&EmployeeKey::new("E00009"), &fp, at(4)), Seen::First(Quick::Unchanged));
         assert_eq!(r.len(), 1000);
         // 900 active; seen and active: 7, 8, 9 and, through the cursor, 3, 4, 5, 6 and 999
         // (500 is ended, so never missing).

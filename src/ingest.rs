@@ -4,7 +4,6 @@
 //! Reading and validating run on a worker thread and stream batches to the diff/apply side,
 //! so memory holds the register's index and a few batches, never the file.
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,15 +11,18 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 
 use crate::clock::Clock;
-use crate::diff::{self, Class, Counts, Dates, Quick, Register};
+use crate::diff::{self, Class, Counts, Dates, Quick, Register, Seen};
 use crate::guard::{self, Verdict};
 use crate::ids::{EmployeeKey, RunId, TenantId};
 use crate::mapping::{FileMode, Keep, Mapping};
+use crate::occurrence::{First, Occurrence, Occurrences};
 use crate::read::{self, ReadError, Record};
 use crate::receive;
 use crate::report::{DetectedJson, MAX_LISTED_REJECTIONS, Rejection, Report};
 use crate::seal::{self, Fingerprint, MasterKey, SealError, TenantKeys};
-use crate::store::{Apply, Batch, NewKey, PersonWrite, QuarantineRow, RunRecord, RunStatus, Store, StoreError};
+use crate::store::{
+    Apply, Batch, Before, NewKey, PersonWrite, QuarantineRow, Restore, RunRecord, RunStatus, Store, StoreError,
+};
 use crate::validate::{self, CellError, Context, Plan, PlanError, Rejected, Rule};
 use crate::value::Value;
 
@@ -60,6 +62,8 @@ pub enum IngestError {
     Worker,
     #[error("internal error: the database writer stopped unexpectedly")]
     WriterStopped,
+    #[error("internal error: {0}")]
+    Internal(&'static str),
 }
 
 /// Runs the whole pipeline for one file and returns its report (also for failed runs).
@@ -167,19 +171,17 @@ async fn run<S: Store>(
         return Ok(None);
     }
 
-    // Pass 1 (keys only, for duplicates) runs beside the register load.
+    // The file is opened (its encoding, delimiter and header found) beside the register load.
     let t = Instant::now();
     let (f, m) = (file.clone(), req.mapping.clone());
     let today = req.clock.today();
-    let dup_task = tokio::task::spawn_blocking(move || {
-        let t = Instant::now();
-        scan_keys(&f, &m, today).map(|d| (d, elapsed_ms(t)))
-    });
+    let open_task = tokio::task::spawn_blocking(move || read::open(&f, &m.read));
     let register = store.load_register(req.tenant).await?;
     report.timings_ms.insert("load_register".into(), elapsed_ms(t));
-    let ((duplicates, records), scan_ms) =
-        dup_task.await.map_err(|_| IngestError::Worker)?.map_err(|e| file_error(&label, e))?;
-    report.timings_ms.insert("scan_keys".into(), scan_ms);
+    let records = open_task
+        .await
+        .map_err(|_| IngestError::Worker)?
+        .map_err(|source| IngestError::Read { file: label.clone(), source })?;
 
     let t = Instant::now();
     let mut apply = apply;
@@ -198,7 +200,7 @@ async fn run<S: Store>(
                 .collect(),
         ),
         register,
-        duplicates,
+        occurrences: Occurrences::default(),
         today,
     });
     let counts = stream(store, req, run_id, shared.clone(), records, &mut apply, report).await?;
@@ -244,46 +246,6 @@ enum FileError {
     Plan(PlanError),
     /// A validator thread panicked (a bug, not the file's fault).
     Worker,
-}
-
-/// Hashes a key to 128 bits: duplicate detection holds one of these per row instead of the key
-/// itself, and a collision between two keys of one file is beyond any practical chance.
-fn key_hash(key: &str) -> u128 {
-    use std::hash::{Hash, Hasher};
-    let half = |salt: u8| {
-        let mut h = std::hash::DefaultHasher::new();
-        salt.hash(&mut h);
-        key.hash(&mut h);
-        h.finish()
-    };
-    (u128::from(half(1)) << 64) | u128::from(half(2))
-}
-
-/// Pass 1: reads only the key column to find keys that occur more than once. It also meets
-/// every file-level error before anything is written.
-/// Returns the duplicate key hashes and the open file, rewound for pass 2.
-fn scan_keys(
-    file: &Path,
-    mapping: &Mapping,
-    today: chrono::NaiveDate,
-) -> Result<(HashSet<u128>, read::Records), FileError> {
-    let mut records = read::open(file, &mapping.read).map_err(FileError::Read)?;
-    let plan = Plan::new(records.header(), mapping).map_err(FileError::Plan)?;
-    let ctx = Context { today, workbook: records.header().detected.format != "csv" };
-    // One 16-byte hash per row, sorted once: half the memory of a hash set of the same hashes.
-    let mut hashes = Vec::new();
-    let mut rec = Record::default();
-    let key_column = plan.columns[mapping.key].unwrap_or(0);
-    while records.next_cell_into(key_column, &mut rec).map_err(FileError::Read)? {
-        if let Some(key) = validate::key_of(&rec, &plan, mapping, ctx) {
-            hashes.push(key_hash(&key));
-        }
-    }
-    hashes.sort_unstable();
-    let dups = hashes.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
-    drop(hashes);
-    records.rewind(file, &mapping.read).map_err(FileError::Read)?;
-    Ok((dups, records))
 }
 
 /// A valid row whose fingerprint differs from the register's: compared on the apply side.
@@ -352,7 +314,7 @@ struct FileFacts {
     column_names: Vec<String>,
 }
 
-/// Pass 2, on its own thread: read, validate, minimise, encode and fingerprint, in batches.
+/// On its own thread: read, validate, minimise, encode and fingerprint, in batches.
 fn read_and_validate(
     mut records: read::Records,
     shared: Arc<Shared>,
@@ -440,7 +402,8 @@ struct Shared {
     /// The layout of a person's sealed values: every field but the key.
     person_layout: seal::Layout,
     register: Register,
-    duplicates: HashSet<u128>,
+    /// First rows of the keys the register does not hold, and the keys that occurred again.
+    occurrences: Occurrences,
     today: chrono::NaiveDate,
 }
 
@@ -493,30 +456,36 @@ impl Validator<'_> {
 
     /// Validates one record and, for a valid row, classifies it against the register as far as
     /// fingerprints tell: unchanged rows end here, new people are sealed here (on every core).
+    /// A key's later rows are rejected here; its first row is undone once the file is read.
     fn item(&self, rec: &Record, payload: &mut Vec<u8>, cursor: &mut usize, out: &mut Validated) {
         let sh = self.shared;
         let mapping = &*sh.mapping;
         match validate::validate(rec, self.plan, mapping, self.ctx) {
-            Ok(mut row) if sh.duplicates.contains(&key_hash(row.key.as_str())) => {
-                self.hash_kept(&mut row.values);
-                sh.register.mark_present(&row.key);
-                let errors = vec![CellError { field: mapping.key, rule: Rule::DuplicateKey }];
-                out.rejected.push(Rejected {
-                    row: row.row,
-                    line: row.line,
-                    key: Some(row.key),
-                    errors,
-                    values: row.values,
-                });
-            }
             Ok(mut row) => {
                 self.hash_kept(&mut row.values);
                 seal::encode(&sh.person_layout, &row.values, Some(mapping.key), payload);
                 let fingerprint = sh.keys.fingerprint(payload);
-                match sh.register.observe_near(&row.key, &fingerprint, cursor) {
-                    Quick::Unchanged => out.unchanged += 1,
-                    Quick::Compare => out.compare.push(ValidRow { row, payload: payload.clone(), fingerprint }),
-                    Quick::New => {
+                let at = Occurrence { row: row.row, line: row.line, first: First::New };
+                let seen = match sh.register.observe_near(&row.key, &fingerprint, cursor, at) {
+                    Seen::First(Quick::New) if !sh.occurrences.claim(&row.key, at) => Seen::Again,
+                    seen => seen,
+                };
+                match seen {
+                    Seen::Again => {
+                        sh.occurrences.repeat(&row.key);
+                        out.rejected.push(Rejected {
+                            row: row.row,
+                            line: row.line,
+                            errors: vec![CellError { field: mapping.key, rule: Rule::DuplicateKey }],
+                            key: Some(row.key),
+                            values: row.values,
+                        });
+                    }
+                    Seen::First(Quick::Unchanged) => out.unchanged += 1,
+                    Seen::First(Quick::Compare) => {
+                        out.compare.push(ValidRow { row, payload: payload.clone(), fingerprint });
+                    }
+                    Seen::First(Quick::New) => {
                         let (dk, wrapped) = sh.keys.new_data_key(row.key.as_str());
                         let key_id = sh.key_ids.next();
                         let sealed = dk.seal(&person_aad(&sh.tenant, &row.key), payload);
@@ -537,8 +506,10 @@ impl Validator<'_> {
             Err(mut rej) => {
                 self.hash_kept(&mut rej.values);
                 if let Some(k) = &rej.key {
-                    sh.register.mark_present(k);
-                    if sh.duplicates.contains(&key_hash(k.as_str())) {
+                    let at = Occurrence { row: rej.row, line: rej.line, first: First::Rejected };
+                    let first = sh.register.observe_rejected(k, at).unwrap_or_else(|| sh.occurrences.claim(k, at));
+                    if !first {
+                        sh.occurrences.repeat(k);
                         rej.errors.push(CellError { field: mapping.key, rule: Rule::DuplicateKey });
                     }
                 }
@@ -565,6 +536,8 @@ struct Sink<'r, S: Store> {
     load_ms: std::time::Duration,
     pending: Vec<ValidRow>,
     batch: Batch,
+    /// What each compared row became, for undoing it should its key occur again.
+    compared: std::collections::HashMap<EmployeeKey, (Class, Vec<usize>)>,
 }
 
 impl<S: Store> Sink<'_, S> {
@@ -608,6 +581,7 @@ impl<S: Store> Sink<'_, S> {
             let old = seal::named(layout, values)?;
             let (class, changed) = diff::classify(&self.names, &v.row.values, &old, dates, mapping.key);
             self.counts.add(class);
+            self.compared.insert(v.row.key.clone(), (class, changed.clone()));
             for &i in &changed {
                 *self.counts.changed_fields.entry(self.names[i].to_owned()).or_default() += 1;
             }
@@ -627,14 +601,18 @@ impl<S: Store> Sink<'_, S> {
         Ok(())
     }
 
+    fn list_rejection(&mut self, row: u64, line: u64, e: CellError) {
+        if self.rejections.len() < MAX_LISTED_REJECTIONS {
+            self.rejections.push((row, line, e));
+        } else {
+            self.truncated = true;
+        }
+    }
+
     fn reject(&mut self, rej: Rejected) {
         self.counts.rejected += 1;
         for e in &rej.errors {
-            if self.rejections.len() < MAX_LISTED_REJECTIONS {
-                self.rejections.push((rej.row, rej.line, *e));
-            } else {
-                self.truncated = true;
-            }
+            self.list_rejection(rej.row, rej.line, *e);
         }
         let names = &self.names;
         let errors =
@@ -661,6 +639,123 @@ impl<S: Store> Sink<'_, S> {
             key_id,
             sealed,
         });
+    }
+
+    /// Rejects the first row of every key that occurred again, once the whole file is read: its
+    /// count moves to rejected, its write is undone (the person is put back as before the run),
+    /// and it is quarantined with the values it had, read back from what the run left.
+    async fn reject_first_rows(&mut self, mut apply: Option<&mut S::Apply>) -> Result<(), IngestError> {
+        let sh = self.shared;
+        let repeated = sh.occurrences.repeated();
+        if repeated.is_empty() {
+            return Ok(());
+        }
+        let key_field = sh.mapping.key;
+        let duplicate = CellError { field: key_field, rule: Rule::DuplicateKey };
+        let mut firsts = Vec::new();
+        for key in repeated {
+            let first = sh
+                .register
+                .first_occurrence(&key)
+                .or_else(|| sh.occurrences.get(&key))
+                .ok_or(IngestError::Internal("a repeated key has no first row"))?;
+            match first.first {
+                First::Rejected => {
+                    self.list_rejection(first.row, first.line, duplicate);
+                    if let Some(a) = apply.as_deref_mut() {
+                        a.add_quarantine_error(first.row, self.names[key_field], Rule::DuplicateKey.as_str()).await?;
+                    }
+                    continue;
+                }
+                First::Unchanged => self.counts.remove(Class::Unchanged),
+                First::New => self.counts.remove(Class::New),
+                First::Compare => {
+                    let (class, fields) =
+                        self.compared.remove(&key).ok_or(IngestError::Internal("a compared row left no class"))?;
+                    self.counts.remove(class);
+                    for i in fields {
+                        let name = self.names[i];
+                        if let Some(n) = self.counts.changed_fields.get_mut(name) {
+                            *n -= 1;
+                            if *n == 0 {
+                                self.counts.changed_fields.remove(name);
+                            }
+                        }
+                    }
+                }
+            }
+            firsts.push((key, first));
+        }
+        let keys: Vec<EmployeeKey> = firsts.iter().map(|(k, _)| k.clone()).collect();
+        let mut values = std::collections::HashMap::new();
+        if let Some(a) = apply.as_deref_mut() {
+            for p in a.read_people(&keys).await? {
+                let v = self.unseal_for_quarantine(&p)?;
+                values.insert(p.key, v);
+            }
+            let undo: Vec<EmployeeKey> =
+                firsts.iter().filter(|(_, f)| f.first != First::Unchanged).map(|(k, _)| k.clone()).collect();
+            let mut before: std::collections::HashMap<_, _> =
+                self.store.load_sealed(&sh.tenant, &undo).await?.into_iter().map(|p| (p.key.clone(), p)).collect();
+            let mut deletions: std::collections::HashMap<_, _> = self
+                .store
+                .pending_deletions(&sh.tenant, &undo)
+                .await?
+                .into_iter()
+                .map(|d| (d.key.clone(), d))
+                .collect();
+            let mut restores = Vec::with_capacity(undo.len());
+            for key in undo {
+                let before = match (sh.register.get(&key), before.remove(&key)) {
+                    (Some((fingerprint, ended)), Some(p)) => {
+                        Some(Before { key_id: p.key_id, fingerprint, ended, sealed: p.sealed })
+                    }
+                    (None, None) => None,
+                    _ => return Err(IngestError::Internal("a repeated key's stored row changed during the run")),
+                };
+                restores.push(Restore { deletion: deletions.remove(&key), before, key });
+            }
+            a.restore(&restores).await?;
+        }
+        let n = self.names.len();
+        for (key, first) in firsts {
+            let v = match values.remove(&key) {
+                Some(v) => v,
+                None if apply.is_none() => vec![None; n],
+                None => return Err(IngestError::Internal("a repeated key's first row was not stored")),
+            };
+            self.reject(Rejected {
+                row: first.row,
+                line: first.line,
+                key: Some(key),
+                errors: vec![duplicate],
+                values: v,
+            });
+        }
+        if let Some(a) = apply {
+            a.write(&std::mem::take(&mut self.batch)).await?;
+        }
+        Ok(())
+    }
+
+    /// A person's stored values in the quarantine's layout: every mapped field, key included.
+    fn unseal_for_quarantine(&self, p: &crate::store::SealedPerson) -> Result<Vec<Option<Value>>, IngestError> {
+        let sh = self.shared;
+        let dk = sh.keys.unwrap_data_key(p.key.as_str(), &p.wrapped_key)?;
+        let (layout_id, values) = seal::decode(&dk.open(&person_aad(&sh.tenant, &p.key), &p.sealed)?)?;
+        let layout = self.layouts.get(&layout_id).ok_or(SealError::Malformed)?;
+        let mut named = seal::named(layout, values)?;
+        Ok(self
+            .names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                if i == sh.mapping.key {
+                    return Some(Value::new(p.key.as_str()));
+                }
+                named.iter_mut().find(|(n, _)| n == name).and_then(|(_, v)| v.take())
+            })
+            .collect())
     }
 
     /// Hands the batch to the writer once it is large enough (or `force`). A closed channel
@@ -718,15 +813,17 @@ async fn stream<S: Store>(
         load_ms: std::time::Duration::ZERO,
         pending: Vec::new(),
         batch: Batch::default(),
+        compared: std::collections::HashMap::new(),
     };
     // Writes run beside validation: the writer awaits the database while the sink goes on
     // classifying, and a failed write closes the channel, which stops the sink.
     let (wtx, mut wrx) = mpsc::channel::<Batch>(2);
     // `move`: a failed writer drops its receiver at once, so the sink's next send fails.
+    let writer_apply = &mut *apply;
     let writer = async move {
         let mut spent = std::time::Duration::ZERO;
         while let Some(batch) = wrx.recv().await {
-            if let Some(a) = apply.as_mut() {
+            if let Some(a) = writer_apply.as_mut() {
                 let t = Instant::now();
                 a.write(&batch).await?;
                 spent += t.elapsed();
@@ -763,6 +860,9 @@ async fn stream<S: Store>(
     // The writer's error explains a stopped producer, so it is reported first.
     let write_ms = written?;
     let facts = produced?;
+    let t = Instant::now();
+    sink.reject_first_rows(apply.as_mut()).await?;
+    report.timings_ms.insert("repeated_keys".into(), elapsed_ms(t));
 
     report.dropped_columns = facts.dropped;
     report.refused_columns = facts.refused;

@@ -11,6 +11,7 @@ pub mod guard;
 pub mod ids;
 pub mod ingest;
 pub mod mapping;
+pub mod occurrence;
 pub mod read;
 pub mod receive;
 pub mod report;

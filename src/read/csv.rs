@@ -121,33 +121,6 @@ impl CsvRecords {
         Ok(true)
     }
 
-    /// Like `next_into`, but turns only cell `only` into text and leaves the others empty:
-    /// pass 1 needs just the key, and decoding a whole row costs more than parsing it.
-    pub fn next_cell_into(&mut self, only: usize, record: &mut Record) -> Result<bool, ReadError> {
-        if !self.advance(record)? {
-            return Ok(false);
-        }
-        record.cells.clear();
-        let Some(raw) = &self.raw else { return Ok(true) };
-        for i in 0..self.columns {
-            if i != only {
-                record.cells.push_field("");
-                continue;
-            }
-            match encoding::cell_text(self.cell_text, raw.get(i).unwrap_or(b""), &mut self.scratch) {
-                Some(text) if text.len() > self.max_field_bytes => {
-                    return Err(ReadError::FieldTooLarge { line: record.line, limit: self.max_field_bytes });
-                }
-                Some(text) => record.cells.push_field(text),
-                None => {
-                    record.cells.push_field("");
-                    record.invalid_text_at.get_or_insert(i);
-                }
-            }
-        }
-        Ok(true)
-    }
-
     /// The slow path: decodes cell by cell, marking cells that are not valid text.
     fn decode_cells(&mut self, record: &mut Record, line: u64) -> Result<(), ReadError> {
         record.cells.clear();

@@ -165,34 +165,11 @@ impl Records {
         &self.header
     }
 
-    /// Goes back to the first data row for another pass: a workbook's sheet is kept in memory,
-    /// a CSV file is opened again (streaming it costs less than holding it).
-    pub fn rewind(&mut self, path: &Path, options: &ReadOptions) -> Result<(), ReadError> {
-        match &mut self.inner {
-            Inner::Workbook(r) => {
-                r.rewind();
-                Ok(())
-            }
-            Inner::Csv(_) => {
-                *self = open(path, options)?;
-                Ok(())
-            }
-        }
-    }
-
     /// Reads the next data record into `record`; `Ok(false)` at the end of the file.
     pub fn next_into(&mut self, record: &mut Record) -> Result<bool, ReadError> {
         match &mut self.inner {
             Inner::Csv(r) => r.next_into(record),
             Inner::Workbook(r) => r.next_into(record),
-        }
-    }
-
-    /// Like `next_into`, but only cell `only` is filled; the others are left empty.
-    pub fn next_cell_into(&mut self, only: usize, record: &mut Record) -> Result<bool, ReadError> {
-        match &mut self.inner {
-            Inner::Csv(r) => r.next_cell_into(only, record),
-            Inner::Workbook(r) => r.next_cell_into(only, record),
         }
     }
 

@@ -31,8 +31,6 @@ pub struct SheetRecords {
     row: u64,
     max_field_bytes: usize,
     scratch: String,
-    /// Range index of the first row after the header, for `rewind`.
-    data_start: usize,
 }
 
 impl SheetRecords {
@@ -52,10 +50,8 @@ impl SheetRecords {
             row: 0,
             max_field_bytes: options.max_field_bytes,
             scratch: String::new(),
-            data_start: 0,
         };
         let (columns, line) = records.read_header(options)?;
-        records.data_start = records.next;
         records.columns = columns.len();
         if !records.has_data_row() {
             return Err(ReadError::HeaderOnly);
@@ -64,22 +60,8 @@ impl SheetRecords {
         Ok((records, Header { columns, line, detected }))
     }
 
-    /// Back to the first data row: the sheet is in memory, so a second pass costs no parse.
-    pub fn rewind(&mut self) {
-        (self.next, self.row) = (self.data_start, 0);
-    }
-
     /// Reads the next data record into `record`; `Ok(false)` after the last non-blank row.
     pub fn next_into(&mut self, record: &mut Record) -> Result<bool, ReadError> {
-        self.next_cells(None, record)
-    }
-
-    /// Like `next_into`, but renders only cell `only` as text (pass 1 needs just the key).
-    pub fn next_cell_into(&mut self, only: usize, record: &mut Record) -> Result<bool, ReadError> {
-        self.next_cells(Some(only), record)
-    }
-
-    fn next_cells(&mut self, only: Option<usize>, record: &mut Record) -> Result<bool, ReadError> {
         let (height, width) = self.range.get_size();
         while self.next < height && self.is_blank(self.next) {
             self.next += 1;
@@ -104,10 +86,6 @@ impl SheetRecords {
             });
         }
         for c in 0..self.columns {
-            if only.is_some_and(|o| o != c) {
-                record.cells.push_field("");
-                continue;
-            }
             let cell = self.range.get((r, c)).unwrap_or(&Data::Empty);
             if !cell_text(cell, &mut self.scratch) {
                 record.invalid_text_at.get_or_insert(c);

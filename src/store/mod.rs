@@ -29,7 +29,145 @@ mod sql {
     pub const SELECT_LAYOUTS: &str = "SELECT id, names FROM layouts";
     pub const INSERT_QUARANTINE: &str =
         "INSERT INTO quarantine (run_id, tenant, row_number, line, employee_id, errors, key_id, sealed) ";
+    pub const SELECT_PERSON: &str = "SELECT key_id, sealed FROM employees WHERE tenant = $1 AND employee_id = $2";
+    pub const SELECT_WRAPPED: &str = "SELECT wrapped FROM data_keys WHERE key_id = $1";
+    pub const DELETE_RUN_HISTORY: &str = "DELETE FROM history WHERE tenant = $1 AND employee_id = $2 AND run_id = $3";
+    pub const DELETE_DELETION: &str = "DELETE FROM deletions WHERE tenant = $1 AND employee_id = $2";
+    pub const INSERT_DELETION: &str =
+        "INSERT INTO deletions (tenant, employee_id, due_on, run_id) VALUES ($1, $2, $3, $4)";
+    pub const RESTORE_PERSON: &str = "UPDATE employees SET key_id = $1, fingerprint = $2, ended = $3, sealed = $4 \
+         WHERE tenant = $5 AND employee_id = $6";
+    pub const DELETE_PERSON: &str = "DELETE FROM employees WHERE tenant = $1 AND employee_id = $2";
+    pub const DELETE_DATA_KEY: &str = "DELETE FROM data_keys WHERE key_id = $1";
+    pub const SELECT_QUARANTINE_ERRORS: &str = "SELECT errors FROM quarantine WHERE run_id = $1 AND row_number = $2";
+    pub const UPDATE_QUARANTINE_ERRORS: &str =
+        "UPDATE quarantine SET errors = $1 WHERE run_id = $2 AND row_number = $3";
 }
+
+/// The `Apply` methods that undo a repeated key's first row, written once for both backends:
+/// they run per person (repeated keys are rare) with SQL both accept, on the apply's
+/// `register` and `keys` transactions.
+macro_rules! fix_up_methods {
+    () => {
+        async fn read_people(&mut self, keys: &[EmployeeKey]) -> Result<Vec<SealedPerson>, StoreError> {
+            let mut people = Vec::with_capacity(keys.len());
+            for key in keys {
+                let row: Option<(Vec<u8>, Vec<u8>)> = sqlx::query_as(super::sql::SELECT_PERSON)
+                    .bind(self.tenant.as_str())
+                    .bind(key.as_str())
+                    .fetch_optional(&mut *self.register)
+                    .await?;
+                let Some((key_id, sealed)) = row else { continue };
+                let wrapped: Option<Vec<u8>> = sqlx::query_scalar(super::sql::SELECT_WRAPPED)
+                    .bind(key_id.as_slice())
+                    .fetch_optional(&mut *self.keys)
+                    .await?;
+                let wrapped_key = wrapped.unwrap_or_default();
+                people.push(SealedPerson { key: key.clone(), key_id, wrapped_key, sealed });
+            }
+            Ok(people)
+        }
+
+        async fn restore(&mut self, people: &[super::Restore]) -> Result<(), StoreError> {
+            let tenant = self.tenant.as_str();
+            for p in people {
+                let key = p.key.as_str();
+                sqlx::query(super::sql::DELETE_RUN_HISTORY)
+                    .bind(tenant)
+                    .bind(key)
+                    .bind(self.run.as_str())
+                    .execute(&mut *self.register)
+                    .await?;
+                sqlx::query(super::sql::DELETE_DELETION).bind(tenant).bind(key).execute(&mut *self.register).await?;
+                if let Some(d) = &p.deletion {
+                    sqlx::query(super::sql::INSERT_DELETION)
+                        .bind(tenant)
+                        .bind(key)
+                        .bind(d.due_on.as_str())
+                        .bind(d.run_id.as_str())
+                        .execute(&mut *self.register)
+                        .await?;
+                }
+                match &p.before {
+                    Some(b) => {
+                        sqlx::query(super::sql::RESTORE_PERSON)
+                            .bind(b.key_id.as_slice())
+                            .bind(b.fingerprint.as_slice())
+                            .bind(b.ended)
+                            .bind(b.sealed.as_slice())
+                            .bind(tenant)
+                            .bind(key)
+                            .execute(&mut *self.register)
+                            .await?;
+                    }
+                    None => {
+                        let added: Option<(Vec<u8>, Vec<u8>)> = sqlx::query_as(super::sql::SELECT_PERSON)
+                            .bind(tenant)
+                            .bind(key)
+                            .fetch_optional(&mut *self.register)
+                            .await?;
+                        sqlx::query(super::sql::DELETE_PERSON)
+                            .bind(tenant)
+                            .bind(key)
+                            .execute(&mut *self.register)
+                            .await?;
+                        if let Some((key_id, _)) = added {
+                            sqlx::query(super::sql::DELETE_DATA_KEY)
+                                .bind(key_id.as_slice())
+                                .execute(&mut *self.keys)
+                                .await?;
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+
+        async fn add_quarantine_error(&mut self, row: u64, field: &str, rule: &str) -> Result<(), StoreError> {
+            let row = i64::try_from(row).unwrap_or(i64::MAX);
+            let errors: String = sqlx::query_scalar(super::sql::SELECT_QUARANTINE_ERRORS)
+                .bind(self.run.as_str())
+                .bind(row)
+                .fetch_one(&mut *self.register)
+                .await?;
+            sqlx::query(super::sql::UPDATE_QUARANTINE_ERRORS)
+                .bind(super::with_error(&errors, field, rule)?)
+                .bind(self.run.as_str())
+                .bind(row)
+                .execute(&mut *self.register)
+                .await?;
+            Ok(())
+        }
+    };
+}
+pub(crate) use fix_up_methods;
+
+/// `Store::pending_deletions`, written once for both backends (their pools differ in type).
+macro_rules! pending_deletions_method {
+    () => {
+        async fn pending_deletions(
+            &self,
+            tenant: &TenantId,
+            keys: &[EmployeeKey],
+        ) -> Result<Vec<super::PendingDeletion>, StoreError> {
+            let mut out = Vec::new();
+            // Asked for the few people whose repeated key undoes a run's write: one query each.
+            for key in keys {
+                let row: Option<(String, String)> =
+                    sqlx::query_as("SELECT due_on, run_id FROM deletions WHERE tenant = $1 AND employee_id = $2")
+                        .bind(tenant.as_str())
+                        .bind(key.as_str())
+                        .fetch_optional(&self.register)
+                        .await?;
+                if let Some((due_on, run_id)) = row {
+                    out.push(super::PendingDeletion { key: key.clone(), due_on, run_id });
+                }
+            }
+            Ok(out)
+        }
+    };
+}
+pub(crate) use pending_deletions_method;
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -74,6 +212,14 @@ impl From<crate::diff::RegisterFull> for StoreError {
     fn from(e: crate::diff::RegisterFull) -> Self {
         StoreError::Database(e.to_string())
     }
+}
+
+/// A quarantined row's errors (JSON pairs of field and rule) with one more.
+pub(crate) fn with_error(errors: &str, field: &str, rule: &str) -> Result<String, StoreError> {
+    let mut list: Vec<(String, String)> = serde_json::from_str(errors)
+        .map_err(|_| StoreError::Database("a quarantined row's errors are malformed".into()))?;
+    list.push((field.to_owned(), rule.to_owned()));
+    serde_json::to_string(&list).map_err(|_| StoreError::Database("cannot encode a quarantined row's errors".into()))
 }
 
 /// Rebuilds stored layouts; a row whose names do not give its id is a corrupt store.
@@ -161,6 +307,32 @@ pub struct PersonWrite {
     pub delete_on: Option<String>,
 }
 
+/// A pending deletion as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingDeletion {
+    pub key: EmployeeKey,
+    pub due_on: String,
+    pub run_id: String,
+}
+
+/// A person's register row as it was before the run.
+#[derive(Debug, Clone)]
+pub struct Before {
+    pub key_id: Vec<u8>,
+    pub fingerprint: Fingerprint,
+    pub ended: bool,
+    pub sealed: Vec<u8>,
+}
+
+/// A person to put back as they were before the run (every row of their key was rejected).
+#[derive(Debug, Clone)]
+pub struct Restore {
+    pub key: EmployeeKey,
+    /// `None`: the run added them; their row and new data key go.
+    pub before: Option<Before>,
+    pub deletion: Option<PendingDeletion>,
+}
+
 /// A new wrapped data key for the key store.
 #[derive(Debug, Clone)]
 pub struct NewKey {
@@ -242,6 +414,13 @@ pub trait Store: Clone + Send + Sync + 'static {
         keys: &[EmployeeKey],
     ) -> impl Future<Output = Result<Vec<SealedPerson>, StoreError>> + Send;
 
+    /// Pending deletions of the given people (those that have one), as last committed.
+    fn pending_deletions(
+        &self,
+        tenant: &TenantId,
+        keys: &[EmployeeKey],
+    ) -> impl Future<Output = Result<Vec<PendingDeletion>, StoreError>> + Send;
+
     /// Every payload layout stored so far (field names of sealed values).
     fn layouts(&self) -> impl Future<Output = Result<Vec<Layout>, StoreError>> + Send;
 
@@ -285,6 +464,23 @@ pub trait Apply: Send {
     fn put_layout(&mut self, layout: &Layout) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     fn write(&mut self, batch: &Batch) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The given people's rows as this run left them so far, with their wrapped data keys.
+    fn read_people(
+        &mut self,
+        keys: &[EmployeeKey],
+    ) -> impl Future<Output = Result<Vec<SealedPerson>, StoreError>> + Send;
+
+    /// Puts people back as they were before this run: their row, pending deletion and history.
+    fn restore(&mut self, people: &[Restore]) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Adds a broken rule to a row this run quarantined.
+    fn add_quarantine_error(
+        &mut self,
+        row: u64,
+        field: &str,
+        rule: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Records the run and commits: the key store first, then the register, so a crash in
     /// between leaves at most unused keys, never a register row without its key.

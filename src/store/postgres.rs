@@ -208,6 +208,8 @@ impl Store for PgStore {
         Ok(people)
     }
 
+    super::pending_deletions_method!();
+
     async fn layouts(&self) -> Result<Vec<crate::seal::Layout>, StoreError> {
         let rows = sqlx::query_as(sql::SELECT_LAYOUTS).fetch_all(&self.register).await?;
         super::layouts_from_rows(rows)
@@ -301,6 +303,8 @@ pub struct PgApply {
 }
 
 impl Apply for PgApply {
+    super::fix_up_methods!();
+
     async fn put_layout(&mut self, layout: &crate::seal::Layout) -> Result<(), StoreError> {
         sqlx::query(sql::INSERT_LAYOUT)
             .bind(layout.id().as_slice())

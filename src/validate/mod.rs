@@ -188,13 +188,6 @@ pub fn validate(record: &Record, plan: &Plan, mapping: &Mapping, ctx: Context) -
     }
 }
 
-/// The key of a record as `validate` would normalise it, when the key cell is valid; pass 1 of
-/// ingest uses it to find duplicate keys exactly as pass 2 will see them.
-pub fn key_of(record: &Record, plan: &Plan, mapping: &Mapping, ctx: Context) -> Option<String> {
-    let cell = plan.columns[mapping.key].and_then(|c| record.cells.get(c)).unwrap_or("");
-    check_field(cell, mapping.key_field(), ctx).ok().flatten().map(|v| v.expose().to_owned())
-}
-
 /// Checks one cell against one field's rules; `Ok(None)` for an allowed empty cell.
 fn check_field(cell: &str, field: &Field, ctx: Context) -> Result<Option<Value>, Vec<Rule>> {
     let text = if field.trim { cell.trim() } else { cell };

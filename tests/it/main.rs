@@ -8,5 +8,6 @@ mod fixtures;
 mod fuzz_corpus;
 mod privacy;
 mod reference;
+mod repeated_keys;
 mod store_story;
 mod support;

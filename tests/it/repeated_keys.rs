@@ -1,0 +1,137 @@
+//! A key that occurs more than once in a file: every one of its rows is rejected and the person
+//! stays as they were, whatever its first row had become (changed, unchanged, ended, new,
+//! rejected) — on both backends, in a dry run too.
+
+use std::path::Path;
+
+use crate::support::{Backend, Workspace, counts, fixtures};
+
+const KEY: usize = 0; // Anst.nr
+const EMAIL: usize = 4; // E-post
+const TITLE: usize = 9; // Befattning
+const END: usize = 12; // Slutdatum
+
+/// The reference day-1 export: header and records.
+fn reference() -> (csv::StringRecord, Vec<csv::StringRecord>) {
+    let text = std::fs::read_to_string(fixtures().join("reference/day1.utf8bom.csv")).unwrap();
+    let mut r = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    let header = r.headers().unwrap().clone();
+    (header, r.records().map(Result::unwrap).collect())
+}
+
+fn write(path: &Path, header: &csv::StringRecord, rows: &[csv::StringRecord]) {
+    let mut w = csv::Writer::from_path(path).unwrap();
+    w.write_record(header).unwrap();
+    for r in rows {
+        w.write_record(r).unwrap();
+    }
+    w.flush().unwrap();
+}
+
+fn with(rec: &csv::StringRecord, col: usize, value: &str) -> csv::StringRecord {
+    rec.iter().enumerate().map(|(i, v)| if i == col { value } else { v }).collect()
+}
+
+fn employee(ws: &Workspace, key: &str) -> Option<serde_json::Value> {
+    let out = ws.run(&["employees", "show", "--tenant", "acme", key, "--json"]);
+    out.status.success().then(|| serde_json::from_slice(&out.stdout).unwrap())
+}
+
+fn table(ws: &Workspace, name: &str) -> i64 {
+    ws.table_counts().into_iter().find(|(t, _)| t == name).unwrap().1
+}
+
+fn repeated_keys(backend: Backend) {
+    let Some(ws) = Workspace::new(backend) else { return };
+    let (header, all) = reference();
+    let day1: Vec<_> = all[..50].to_vec();
+    let day1_path = ws.path().join("day1.csv");
+    write(&day1_path, &header, &day1);
+    let (code, r1) = ws.ingest(&day1_path, &[]);
+    assert_eq!((code, r1["counts"]["new"].as_u64()), (0, Some(50)), "{r1}");
+    let key = |i: usize| day1[i][KEY].to_owned();
+    let before: Vec<_> = (0..50).map(|i| employee(&ws, &key(i)).unwrap()).collect();
+    let (history1, deletions1, keys1) = (table(&ws, "history"), table(&ws, "deletions"), table(&ws, "data_keys"));
+
+    // Day 2: the first 49 people, then repeats of keys whose first row became something else.
+    let mut day2: Vec<_> = day1[..49].to_vec();
+    day2[1] = with(&day1[1], TITLE, "Projektledare"); // changed, then repeated unchanged
+    // day1[2]: unchanged, then repeated
+    day2[4] = with(&day1[4], EMAIL, "not-an-email"); // rejected, then repeated valid
+    day2[5] = with(&day1[5], END, "2026-12-31"); // ended, then repeated
+    // day1[6]: three rows
+    day2[7] = with(&day1[7], TITLE, "Projektledare"); // an ordinary change, not repeated
+    let new_person = with(&day1[3], KEY, "009001");
+    day2.extend([
+        day1[1].clone(),
+        day1[2].clone(),
+        new_person.clone(),
+        with(&new_person, TITLE, "Projektledare"),
+        day1[4].clone(),
+        day1[5].clone(),
+        day1[6].clone(),
+        day1[6].clone(),
+    ]);
+    let day2_path = ws.path().join("day2.csv");
+    write(&day2_path, &header, &day2);
+
+    let (dry_code, dry) = ws.ingest(&day2_path, &["--dry-run"]);
+    let (code, r2) = ws.ingest(&day2_path, &[]);
+    assert_eq!(r2["status"], "applied", "{r2}");
+    assert_eq!(code, 3);
+    let want: Vec<(String, u64)> = [
+        ("rows", 57),
+        ("new", 0),
+        ("changed", 1),
+        ("unchanged", 43),
+        ("ended", 0),
+        ("rehired", 0),
+        ("missing", 1),
+        ("rejected", 13),
+    ]
+    .iter()
+    .map(|(k, n)| ((*k).to_owned(), *n))
+    .collect();
+    assert_eq!(counts(&r2), want, "{r2}");
+    assert_eq!(r2["changed_fields"], serde_json::json!({"job_title": 1}), "{r2}");
+    assert_eq!((dry_code, counts(&dry), &dry["changed_fields"]), (3, want.clone(), &r2["changed_fields"]));
+    assert_eq!(dry["rejections"], r2["rejections"]);
+
+    // Every row of a repeated key is named, the first ones too; the invalid first row keeps its own error.
+    let mut dup_rows: Vec<u64> = r2["rejections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["rule"] == "duplicate_key")
+        .map(|r| {
+            assert_eq!((&r["field"], &r["column"]), (&serde_json::json!("employee_id"), &serde_json::json!("Anst.nr")));
+            r["row"].as_u64().unwrap()
+        })
+        .collect();
+    dup_rows.sort_unstable();
+    assert_eq!(dup_rows, vec![2, 3, 5, 6, 7, 50, 51, 52, 53, 54, 55, 56, 57], "{r2}");
+    assert!(r2["rejections"].as_array().unwrap().iter().any(|r| r["row"] == 5 && r["field"] == "email"), "{r2}");
+
+    // The repeated people are as before the run, the ordinary change is applied, the new key is absent.
+    for i in [1, 2, 4, 5, 6] {
+        assert_eq!(employee(&ws, &key(i)).unwrap(), before[i], "person {i} changed");
+    }
+    assert_eq!(employee(&ws, &key(7)).unwrap()["fields"]["job_title"], "Projektledare");
+    assert!(employee(&ws, "009001").is_none(), "a repeated new key was added");
+    // History: the change and the missing person only; no deletion scheduled for the repeated
+    // ended row; the quarantine holds all 13 rows; the new key's data key is gone again.
+    assert_eq!(table(&ws, "history"), history1 + 2);
+    assert_eq!(table(&ws, "deletions"), deletions1);
+    assert_eq!(table(&ws, "quarantine"), 13);
+    assert_eq!(table(&ws, "data_keys"), keys1 + 1, "only the run's quarantine key is new");
+}
+
+#[test]
+fn sqlite_every_row_of_a_repeated_key_is_rejected() {
+    repeated_keys(Backend::Sqlite);
+}
+
+#[test]
+fn postgres_every_row_of_a_repeated_key_is_rejected() {
+    repeated_keys(Backend::Postgres);
+}
