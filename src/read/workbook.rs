@@ -2,7 +2,8 @@
 //!
 //! Zip containers are checked against the size limits before calamine opens them, and every
 //! calamine call runs under `catch_unwind`: a hostile file must fail the file, not the process.
-//! The sheet is loaded whole (calamine's `Range`); workbooks are small next to CSV exports.
+//! An XLSX sheet is streamed from calamine's cell reader on a thread of its own; an XLS or ODS
+//! sheet is loaded whole (calamine's `Range`), as calamine has no cell reader for them.
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -20,64 +21,129 @@ const RATIO_CHECK_MIN_BYTES: u64 = 1024 * 1024;
 /// Excel's last date, 9999-12-31; serials beyond it are rendered as numbers.
 const LAST_EXCEL_SERIAL: f64 = 2_958_466.0;
 
+/// Rows per batch from the XLSX streaming thread.
+const STREAM_BATCH: usize = 256;
+
+/// One sheet row as read: its 1-based line and its non-empty cells as (column, value).
+struct SheetRow {
+    line: u64,
+    cells: Vec<(u32, Data)>,
+}
+
+type RowBatch = Result<Vec<SheetRow>, ReadError>;
+
+/// Where a sheet's rows come from. XLSX streams: a thread runs calamine's cell reader and sends
+/// rows in batches, so a sheet of any size is validated while it is still being parsed, in
+/// bounded memory. XLS and ODS have no cell reader in calamine; their sheet is loaded whole.
+enum Rows {
+    Loaded { range: Range<Data>, first_line: u64, next: usize },
+    Streamed { rx: std::sync::mpsc::Receiver<RowBatch>, batch: std::vec::IntoIter<SheetRow>, read: u64, total: u64 },
+}
+
+impl Rows {
+    fn next(&mut self) -> Result<Option<SheetRow>, ReadError> {
+        match self {
+            Rows::Loaded { range, first_line, next } => {
+                if *next >= range.height() {
+                    return Ok(None);
+                }
+                let r = *next;
+                *next += 1;
+                let cells = (0..range.width())
+                    .filter_map(|c| {
+                        let d = range.get((r, c)).filter(|d| !matches!(d, Data::Empty))?;
+                        Some((u32::try_from(c).ok()?, d.clone()))
+                    })
+                    .collect();
+                Ok(Some(SheetRow { line: *first_line + r as u64, cells }))
+            }
+            Rows::Streamed { rx, batch, read, .. } => loop {
+                if let Some(row) = batch.next() {
+                    *read = row.line;
+                    return Ok(Some(row));
+                }
+                match rx.recv() {
+                    Ok(Ok(rows)) => *batch = rows.into_iter(),
+                    Ok(Err(e)) => return Err(e),
+                    // The thread ends by dropping its sender after the last batch.
+                    Err(_) => return Ok(None),
+                }
+            },
+        }
+    }
+
+    /// (rows read, rows in the sheet), by sheet line.
+    fn progress(&self) -> (u64, u64) {
+        match self {
+            Rows::Loaded { range, next, .. } => (*next as u64, range.height() as u64),
+            Rows::Streamed { read, total, .. } => (*read, (*total).max(*read)),
+        }
+    }
+}
+
 /// One sheet of a workbook, positioned after its header.
 pub struct SheetRecords {
-    range: Range<Data>,
-    /// Sheet row (1-based) of the range's first row.
-    first_line: u64,
-    /// Range index of the next row to read.
-    next: usize,
+    rows: Rows,
+    /// A data row read ahead (to know the sheet has one), returned next.
+    peeked: Option<SheetRow>,
     columns: usize,
     row: u64,
     max_field_bytes: usize,
     scratch: String,
+    /// Per column, the index of its cell in the current row (`usize::MAX`: empty).
+    at: Vec<usize>,
 }
 
 impl SheetRecords {
     /// Opens the workbook, picks the sheet and reads up to the header row.
     pub fn open(path: &Path, format: FormatChoice, options: &ReadOptions) -> Result<(SheetRecords, Header), ReadError> {
         let name = format_name(format);
-        let range = match catch_unwind(AssertUnwindSafe(|| load(path, format, options))) {
+        let rows = match catch_unwind(AssertUnwindSafe(|| rows(path, format, options))) {
             Ok(result) => result?,
             Err(_) => return Err(workbook_error(format, "the reader crashed on this file")),
         };
-        let first_line = range.start().map_or(1, |(row, _)| u64::from(row) + 1);
         let mut records = SheetRecords {
-            range,
-            first_line,
-            next: 0,
+            rows,
+            peeked: None,
             columns: 0,
             row: 0,
             max_field_bytes: options.max_field_bytes,
             scratch: String::new(),
+            at: Vec::new(),
         };
         let (columns, line) = records.read_header(options)?;
         records.columns = columns.len();
-        if !records.has_data_row() {
+        records.peeked = records.next_non_blank()?;
+        if records.peeked.is_none() {
             return Err(ReadError::HeaderOnly);
         }
         let detected = Detected { format: name, encoding: "", delimiter: 0 };
         Ok((records, Header { columns, line, detected }))
     }
 
+    fn next_non_blank(&mut self) -> Result<Option<SheetRow>, ReadError> {
+        if let Some(row) = self.peeked.take() {
+            return Ok(Some(row));
+        }
+        while let Some(row) = self.rows.next()? {
+            if !row.cells.iter().all(|(_, d)| is_empty(d)) {
+                return Ok(Some(row));
+            }
+        }
+        Ok(None)
+    }
+
     /// Reads the next data record into `record`; `Ok(false)` after the last non-blank row.
     pub fn next_into(&mut self, record: &mut Record) -> Result<bool, ReadError> {
-        let (height, width) = self.range.get_size();
-        while self.next < height && self.is_blank(self.next) {
-            self.next += 1;
-        }
-        if self.next >= height {
-            return Ok(false);
-        }
-        let r = self.next;
-        self.next += 1;
+        let Some(sheet_row) = self.next_non_blank()? else { return Ok(false) };
         self.row += 1;
         record.row = self.row;
-        record.line = self.first_line + r as u64;
+        record.line = sheet_row.line;
         record.invalid_text_at = None;
         record.cells.clear();
 
-        if let Some(last) = (self.columns..width).rev().find(|&c| !self.cell(r, c).is_none_or(is_empty)) {
+        let beyond = sheet_row.cells.iter().filter(|(c, d)| *c as usize >= self.columns && !is_empty(d));
+        if let Some(last) = beyond.map(|(c, _)| *c as usize).max() {
             return Err(ReadError::Ragged {
                 row: self.row,
                 line: record.line,
@@ -85,8 +151,15 @@ impl SheetRecords {
                 found: last + 1,
             });
         }
+        self.at.clear();
+        self.at.resize(self.columns, usize::MAX);
+        for (i, (c, _)) in sheet_row.cells.iter().enumerate() {
+            if let Some(slot) = self.at.get_mut(*c as usize) {
+                *slot = i;
+            }
+        }
         for c in 0..self.columns {
-            let cell = self.range.get((r, c)).unwrap_or(&Data::Empty);
+            let cell = sheet_row.cells.get(self.at[c]).map_or(&Data::Empty, |(_, d)| d);
             if !cell_text(cell, &mut self.scratch) {
                 record.invalid_text_at.get_or_insert(c);
             }
@@ -100,41 +173,25 @@ impl SheetRecords {
 
     /// (rows read, rows in the sheet).
     pub fn progress(&self) -> (u64, u64) {
-        (self.next as u64, self.range.height() as u64)
+        self.rows.progress()
     }
 
     fn read_header(&mut self, options: &ReadOptions) -> Result<(Vec<String>, u64), ReadError> {
         let mut search = HeaderSearch::new(options.header_row, &options.header_hints);
-        let (height, width) = self.range.get_size();
-        while self.next < height {
-            let r = self.next;
-            self.next += 1;
-            let line = self.first_line + r as u64;
-            let cells: Vec<Option<String>> = (0..width)
-                .map(|c| {
-                    let mut text = String::new();
-                    cell_text(self.cell(r, c).unwrap_or(&Data::Empty), &mut text).then_some(text)
-                })
-                .collect();
-            if search.offer(line, cells.iter().map(Option::as_deref))? == Verdict::Header {
+        while let Some(row) = self.rows.next()? {
+            let width = row.cells.iter().map(|(c, _)| *c as usize + 1).max().unwrap_or(0);
+            let mut cells: Vec<Option<String>> = vec![Some(String::new()); width];
+            for (c, d) in &row.cells {
+                let mut text = String::new();
+                cells[*c as usize] = cell_text(d, &mut text).then_some(text);
+            }
+            if search.offer(row.line, cells.iter().map(Option::as_deref))? == Verdict::Header {
                 // An error cell in the header has no name; it counts as an unnamed column.
                 let columns = sniff::header_columns(cells.iter().map(|c| c.as_deref().unwrap_or("")))?;
-                return Ok((columns, line));
+                return Ok((columns, row.line));
             }
         }
         Err(search.at_end())
-    }
-
-    fn has_data_row(&self) -> bool {
-        (self.next..self.range.height()).any(|r| !self.is_blank(r))
-    }
-
-    fn is_blank(&self, r: usize) -> bool {
-        (0..self.range.width()).all(|c| self.cell(r, c).is_none_or(is_empty))
-    }
-
-    fn cell(&self, r: usize, c: usize) -> Option<&Data> {
-        self.range.get((r, c))
     }
 }
 
@@ -193,8 +250,12 @@ fn workbook_error(format: FormatChoice, reason: &str) -> ReadError {
     ReadError::Workbook { format: format_name(format), reason: reason.to_owned() }
 }
 
-/// Checks the container, opens the workbook and loads the chosen sheet.
-fn load(path: &Path, format: FormatChoice, options: &ReadOptions) -> Result<Range<Data>, ReadError> {
+/// Checks the container, opens the workbook and starts on the chosen sheet.
+fn rows(path: &Path, format: FormatChoice, options: &ReadOptions) -> Result<Rows, ReadError> {
+    let loaded = |range: Range<Data>| {
+        let first_line = range.start().map_or(1, |(row, _)| u64::from(row) + 1);
+        Rows::Loaded { range, first_line, next: 0 }
+    };
     match format {
         FormatChoice::Xls => {
             let len = std::fs::metadata(path)?.len();
@@ -202,26 +263,27 @@ fn load(path: &Path, format: FormatChoice, options: &ReadOptions) -> Result<Rang
                 return Err(ReadError::ZipBomb { reason: "the workbook is larger than the size limit".into() });
             }
             super::cfb_check::check(&std::fs::read(path)?).map_err(|reason| workbook_error(format, reason))?;
-            load_sheet::<Xls<_>>(path, format, options)
+            load_sheet::<Xls<_>>(path, format, options).map(loaded)
         }
         FormatChoice::Ods => {
             check_zip(path, format, options)?;
-            load_sheet::<Ods<_>>(path, format, options)
+            load_sheet::<Ods<_>>(path, format, options).map(loaded)
         }
         FormatChoice::Xlsx | FormatChoice::Csv | FormatChoice::Auto => {
             check_zip(path, format, options)?;
-            load_sheet::<Xlsx<_>>(path, format, options)
+            stream_xlsx(path, options)
         }
     }
 }
 
-fn load_sheet<W>(path: &Path, format: FormatChoice, options: &ReadOptions) -> Result<Range<Data>, ReadError>
+/// Opens the workbook and finds the sheet to read: the mapping's, else the first.
+fn open_workbook<W>(path: &Path, format: FormatChoice, options: &ReadOptions) -> Result<(W, String), ReadError>
 where
     W: Reader<BufReader<File>>,
     calamine::Error: From<W::Error>,
 {
     let file = BufReader::new(File::open(path)?);
-    let mut workbook = W::new(file).map_err(|e| calamine_error(format, e.into(), "the workbook cannot be opened"))?;
+    let workbook = W::new(file).map_err(|e| calamine_error(format, e.into(), "the workbook cannot be opened"))?;
     let names = workbook.sheet_names();
     let name = match &options.sheet {
         None => names.first().ok_or_else(|| workbook_error(format, "the workbook has no sheets"))?,
@@ -232,7 +294,90 @@ where
             .ok_or_else(|| ReadError::NoSuchSheet(wanted.clone()))?,
     };
     let name = name.clone();
+    Ok((workbook, name))
+}
+
+fn load_sheet<W>(path: &Path, format: FormatChoice, options: &ReadOptions) -> Result<Range<Data>, ReadError>
+where
+    W: Reader<BufReader<File>>,
+    calamine::Error: From<W::Error>,
+{
+    let (mut workbook, name) = open_workbook::<W>(path, format, options)?;
     workbook.worksheet_range(&name).map_err(|e| calamine_error(format, e.into(), "the sheet cannot be read"))
+}
+
+/// Opens the workbook here, so that its errors come at once, then hands it to a thread that
+/// streams the sheet's rows.
+fn stream_xlsx(path: &Path, options: &ReadOptions) -> Result<Rows, ReadError> {
+    let format = FormatChoice::Xlsx;
+    let (workbook, name) = open_workbook::<Xlsx<_>>(path, format, options)?;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<RowBatch>(4);
+    let (total_tx, total_rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("hrfeed-sheet".into())
+        .spawn(move || {
+            let mut workbook = workbook;
+            // A panic in calamine becomes the file's error, as for a loaded sheet.
+            let streamed = catch_unwind(AssertUnwindSafe(|| send_rows(&mut workbook, &name, &tx, &total_tx)));
+            let error = match streamed {
+                Ok(Ok(())) => return,
+                Ok(Err(e)) => e,
+                Err(_) => workbook_error(format, "the reader crashed on this file"),
+            };
+            let _ = tx.send(Err(error));
+        })
+        .map_err(ReadError::Io)?;
+    // The sheet's size for the progress bar, sent before any row (0 if the sheet failed).
+    let total = total_rx.recv().unwrap_or(0);
+    Ok(Rows::Streamed { rx, batch: Vec::new().into_iter(), read: 0, total })
+}
+
+/// The streaming thread's work: every cell of the sheet, grouped into rows, sent in batches.
+/// A closed channel (the reader gave up) ends it quietly.
+fn send_rows(
+    workbook: &mut Xlsx<BufReader<File>>,
+    name: &str,
+    tx: &std::sync::mpsc::SyncSender<RowBatch>,
+    total_tx: &std::sync::mpsc::Sender<u64>,
+) -> Result<(), ReadError> {
+    let read_error = |e: calamine::XlsxError| calamine_error(FormatChoice::Xlsx, e.into(), "the sheet cannot be read");
+    let mut cells = match workbook.worksheet_cells_reader(name) {
+        Ok(cells) => cells,
+        Err(e) => {
+            let _ = total_tx.send(0);
+            return Err(read_error(e));
+        }
+    };
+    let _ = total_tx.send(u64::from(cells.dimensions().end.0) + 1);
+    let mut batch = Vec::with_capacity(STREAM_BATCH);
+    let mut row: Option<SheetRow> = None;
+    while let Some(cell) = cells.next_cell().map_err(read_error)? {
+        let (r, c) = cell.get_position();
+        let line = u64::from(r) + 1;
+        let last = row.as_ref().map(|row| row.line);
+        if last.is_some_and(|last| line < last) {
+            // Spreadsheet programs write rows in order; a line going back would be a row read twice.
+            return Err(workbook_error(FormatChoice::Xlsx, "the sheet's rows are out of order"));
+        }
+        if row.as_ref().is_none_or(|row| row.line != line) {
+            batch.extend(row.take());
+            if batch.len() >= STREAM_BATCH
+                && tx.send(Ok(std::mem::replace(&mut batch, Vec::with_capacity(STREAM_BATCH)))).is_err()
+            {
+                return Ok(());
+            }
+            row = Some(SheetRow { line, cells: Vec::new() });
+        }
+        let value = Data::from(cell.get_value().clone());
+        if let (Some(row), false) = (row.as_mut(), matches!(value, Data::Empty)) {
+            row.cells.push((c, value));
+        }
+    }
+    batch.extend(row);
+    if !batch.is_empty() {
+        let _ = tx.send(Ok(batch));
+    }
+    Ok(())
 }
 
 /// calamine's messages can quote the file (sheet names, values); keep only the kind.
