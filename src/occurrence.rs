@@ -62,7 +62,7 @@ impl Occurrence {
 
 /// Hashes a key to 128 bits: the maps hold one of these per key instead of the key itself, and
 /// a collision between two keys of one file is beyond any practical chance.
-fn key_hash(key: &str) -> u128 {
+fn key_hash(key: &str) -> [u64; 2] {
     use std::hash::{Hash, Hasher};
     let half = |salt: u8| {
         let mut h = std::hash::DefaultHasher::new();
@@ -70,14 +70,24 @@ fn key_hash(key: &str) -> u128 {
         key.hash(&mut h);
         h.finish()
     };
-    (u128::from(half(1)) << 64) | u128::from(half(2))
+    [half(1), half(2)]
 }
 
 const SHARDS: usize = 16;
 
+/// Rows and lines of unregistered keys are kept in 32 bits (a file would need billions of rows to
+/// pass them; beyond, the report's position saturates) and the line's top bit says `Rejected`.
+const REJECTED_BIT: u32 = 1 << 31;
+
+/// Key hash → (row, line with the rejected bit).
+type Shard = hashbrown::HashMap<[u64; 2], (u32, u32)>;
+
 /// The file's keys that the register does not hold, and the keys found occurring again.
+///
+/// One entry is 24 bytes (hash, row, line), as a first load puts every person of the file here;
+/// sharding keeps both lock contention and the transient memory of a growing map small.
 pub struct Occurrences {
-    shards: Vec<Mutex<hashbrown::HashMap<u128, (u64, u64)>>>,
+    shards: Vec<Mutex<Shard>>,
     repeated: Mutex<Vec<EmployeeKey>>,
 }
 
@@ -88,8 +98,8 @@ impl Default for Occurrences {
 }
 
 impl Occurrences {
-    fn shard(&self, h: u128) -> std::sync::MutexGuard<'_, hashbrown::HashMap<u128, (u64, u64)>> {
-        let m = &self.shards[(h >> 124) as usize % SHARDS];
+    fn shard(&self, h: [u64; 2]) -> std::sync::MutexGuard<'_, Shard> {
+        let m = &self.shards[(h[0] >> 60) as usize % SHARDS];
         // A validator that panicked while holding the lock fails the run anyway (its chunk is lost).
         m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -101,7 +111,10 @@ impl Occurrences {
         match shard.entry(h) {
             hashbrown::hash_map::Entry::Occupied(_) => false,
             hashbrown::hash_map::Entry::Vacant(v) => {
-                v.insert((at.pack(), at.line));
+                let row = u32::try_from(at.row).unwrap_or(u32::MAX);
+                let line = u32::try_from(at.line).unwrap_or(u32::MAX).min(REJECTED_BIT - 1);
+                let flag = if at.first == First::Rejected { REJECTED_BIT } else { 0 };
+                v.insert((row, line | flag));
                 true
             }
         }
@@ -110,8 +123,9 @@ impl Occurrences {
     /// Where an unregistered key first occurred.
     pub fn get(&self, key: &EmployeeKey) -> Option<Occurrence> {
         let h = key_hash(key.as_str());
-        let (packed, line) = *self.shard(h).get(&h)?;
-        Occurrence::unpack(packed, line)
+        let (row, line) = *self.shard(h).get(&h)?;
+        let first = if line & REJECTED_BIT == 0 { First::New } else { First::Rejected };
+        Some(Occurrence { row: u64::from(row), line: u64::from(line & !REJECTED_BIT), first })
     }
 
     /// Notes that `key` occurred again (once per repeat; `repeated` sorts them out).
@@ -157,6 +171,9 @@ mod tests {
         occ.repeat(&a);
         occ.repeat(&a);
         assert_eq!(occ.get(&a), Some(at(1)));
+        let rejected = Occurrence { row: 9, line: 12, first: First::Rejected };
+        assert!(occ.claim(&EmployeeKey::new("R9"), rejected));
+        assert_eq!(occ.get(&EmployeeKey::new("R9")), Some(rejected));
         assert_eq!(occ.get(&EmployeeKey::new("C3")), None);
         assert_eq!(occ.repeated().iter().map(EmployeeKey::as_str).collect::<Vec<_>>(), vec!["A1"]);
     }

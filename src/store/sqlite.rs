@@ -129,6 +129,9 @@ fn options(path: &Path) -> SqliteConnectOptions {
         // 8 MiB of page cache per connection: enough for the hot index pages, and a bound on
         // memory when a large run's dirty pages would otherwise pile up.
         .pragma("cache_size", "-8192")
+        // Checkpoints run after each apply's commit (`SqliteApply::commit`) and when the last
+        // connection closes, not inside whichever commit crosses the WAL size threshold.
+        .pragma("wal_autocheckpoint", "0")
         .disable_statement_logging()
 }
 
@@ -339,7 +342,7 @@ impl Store for SqliteStore {
         // IMMEDIATE takes the write lock now, not at the first write: a second run waits here
         // (up to the busy timeout) until this one commits, and so diffs against its result.
         let register = self.register.begin_with("BEGIN IMMEDIATE").await?;
-        Ok(SqliteApply { tenant: tenant.clone(), run: run.clone(), keys, register })
+        Ok(SqliteApply { tenant: tenant.clone(), run: run.clone(), keys, register, store: self.clone() })
     }
 
     async fn record_run(&self, run: &RunRecord) -> Result<(), StoreError> {
@@ -414,6 +417,8 @@ pub struct SqliteApply {
     run: RunId,
     keys: Transaction<'static, Sqlite>,
     register: Transaction<'static, Sqlite>,
+    /// For the checkpoints after commit.
+    store: SqliteStore,
 }
 
 impl Apply for SqliteApply {
@@ -526,6 +531,18 @@ impl Apply for SqliteApply {
         insert_run(&mut *self.register, run).await?;
         self.keys.commit().await?;
         self.register.commit().await?;
+        // With automatic checkpoints off, each commit only syncs its WAL; the two databases'
+        // checkpoints (copying a large run's pages into the database files) then run side by
+        // side instead of one after the other inside each commit. The run is durable already:
+        // a failed checkpoint is retried by the next one, or when the last connection closes.
+        let checkpoint = |pool: &SqlitePool| {
+            let pool = pool.clone();
+            async move { sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await }
+        };
+        let (k, r) = tokio::join!(checkpoint(&self.store.keys), checkpoint(&self.store.register));
+        if let Err(e) = k.and(r) {
+            tracing::warn!(error = %StoreError::from(e), "A checkpoint after the commit failed; the next one catches up.");
+        }
         Ok(())
     }
 }
