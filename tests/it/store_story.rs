@@ -183,6 +183,57 @@ async fn odd_keys<S: Store>(s: S) {
     assert_eq!(got, want);
 }
 
+/// A register of many pages comes back whole, odd keys in the middle of a page included.
+async fn large_register<S: Store>(s: S) {
+    let acme = TenantId::parse("acme").unwrap();
+    let run = RunId::new_random();
+    let mut keys: Vec<String> = (0..45_000).map(|i| format!("k{i:06}")).collect();
+    keys.extend(["k022500\u{1e}odd".to_owned(), "k022500;x:1".to_owned(), "k0225005".to_owned()]);
+    let fp = |i: usize| -> [u8; 16] {
+        let mut f = [0u8; 16];
+        f[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        f
+    };
+    let mut a = s.begin_apply(&acme, &run).await.unwrap();
+    for (c, chunk) in keys.chunks(5000).enumerate() {
+        let people = chunk
+            .iter()
+            .enumerate()
+            .map(|(j, k)| PersonWrite {
+                fingerprint: fp(c * 5000 + j),
+                ended: j % 7 == 0,
+                ..person(k, 1, Class::New, None)
+            })
+            .collect();
+        a.write(&Batch { people, ..Batch::default() }).await.unwrap();
+    }
+    a.commit(&run_record(&run, &acme, "large", RunStatus::Applied)).await.unwrap();
+    let register = s.load_register(&acme).await.unwrap();
+    assert_eq!(register.len(), keys.len());
+    for (i, k) in keys.iter().enumerate() {
+        assert_eq!(register.get(&EmployeeKey::new(k)), Some((fp(i), (i % 5000) % 7 == 0)), "{k:?}");
+    }
+}
+
+#[test]
+fn sqlite_large_register() {
+    let dir = tempfile::tempdir().unwrap();
+    runtime().block_on(async {
+        let s = hrfeed::store::SqliteStore::open(&dir.path().join("r.db"), &dir.path().join("k.db")).await.unwrap();
+        large_register(s).await;
+    });
+}
+
+#[test]
+fn postgres_large_register() {
+    let Some(db) = PgDb::create() else { return };
+    runtime().block_on(async {
+        let s = hrfeed::store::PgStore::open(&db.url, None).await.unwrap();
+        large_register(s.clone()).await;
+        s.close().await;
+    });
+}
+
 #[test]
 fn sqlite_odd_keys() {
     let dir = tempfile::tempdir().unwrap();
