@@ -144,40 +144,29 @@ async fn run<S: Store>(
     let t = Instant::now();
     let file = req.file.to_path_buf();
     let label = report.file.clone();
-    let claim = {
-        let f = file.clone();
-        tokio::task::spawn_blocking(move || receive::claim(&f))
-            .await
-            .map_err(|_| IngestError::Worker)?
-            .map_err(|source| IngestError::Io { file: label.clone(), source })?
-    };
+    // The file is hashed, and opened (format, encoding, delimiter and header found), beside the
+    // register load; the duplicate check waits for the hash only then, under the tenant lock.
+    let f = file.clone();
+    let claim_task = tokio::task::spawn_blocking(move || (receive::claim(&f), elapsed_ms(t)));
+    let keys = tenant_keys(store, req).await?;
+    // The apply (and with it the tenant lock) comes before the register is read, so a run of
+    // the same file that finished while this one waited for the lock makes this one a duplicate.
+    let apply = if req.dry_run { None } else { Some(store.begin_apply(req.tenant, run_id).await?) };
+    let (f, m) = (file.clone(), req.mapping.clone());
+    let today = req.clock.today();
+    let open_task = tokio::task::spawn_blocking(move || read::open(&f, &m.read));
+    let t = Instant::now();
+    let register = store.load_register(req.tenant).await?;
+    report.timings_ms.insert("load_register".into(), elapsed_ms(t));
+    let (claim, receive_ms) = claim_task.await.map_err(|_| IngestError::Worker)?;
+    let claim = claim.map_err(|source| IngestError::Io { file: label.clone(), source })?;
     report.sha256 = claim.sha256.clone();
-    report.timings_ms.insert("receive".into(), elapsed_ms(t));
-
+    report.timings_ms.insert("receive".into(), receive_ms);
     if let Some(prior) = store.applied_run_by_hash(req.tenant, &claim.sha256).await? {
         report.status = RunStatus::Duplicate.as_str().into();
         report.duplicate_of = Some(prior.to_string());
         return Ok(None);
     }
-    let keys = tenant_keys(store, req).await?;
-    // The apply (and with it the tenant lock) comes before the register is read; a run of the
-    // same file that finished while this one waited for the lock makes this one a duplicate.
-    let apply = if req.dry_run { None } else { Some(store.begin_apply(req.tenant, run_id).await?) };
-    if apply.is_some()
-        && let Some(prior) = store.applied_run_by_hash(req.tenant, &claim.sha256).await?
-    {
-        report.status = RunStatus::Duplicate.as_str().into();
-        report.duplicate_of = Some(prior.to_string());
-        return Ok(None);
-    }
-
-    // The file is opened (its encoding, delimiter and header found) beside the register load.
-    let t = Instant::now();
-    let (f, m) = (file.clone(), req.mapping.clone());
-    let today = req.clock.today();
-    let open_task = tokio::task::spawn_blocking(move || read::open(&f, &m.read));
-    let register = store.load_register(req.tenant).await?;
-    report.timings_ms.insert("load_register".into(), elapsed_ms(t));
     let records = open_task
         .await
         .map_err(|_| IngestError::Worker)?
