@@ -2,7 +2,7 @@
 //! diff, guard, apply, report — and turns their outcome into a stored run and a report.
 //!
 //! Reading and validating run on a worker thread and stream batches to the diff/apply side,
-//! so memory holds the register's index and a few batches, never the file.
+//! so memory holds the register's index and a few batches, never the file's contents.
 
 use std::path::Path;
 use std::sync::Arc;

@@ -88,7 +88,8 @@ type Shard = hashbrown::HashMap<[u64; 2], (u32, u32)>;
 /// sharding keeps both lock contention and the transient memory of a growing map small.
 pub struct Occurrences {
     shards: Vec<Mutex<Shard>>,
-    repeated: Mutex<Vec<EmployeeKey>>,
+    /// Each repeated key once, however often it repeats.
+    repeated: Mutex<hashbrown::HashSet<EmployeeKey>>,
 }
 
 impl Default for Occurrences {
@@ -128,16 +129,19 @@ impl Occurrences {
         Some(Occurrence { row: u64::from(row), line: u64::from(line & !REJECTED_BIT), first })
     }
 
-    /// Notes that `key` occurred again (once per repeat; `repeated` sorts them out).
+    /// Notes that `key` occurred again.
     pub fn repeat(&self, key: &EmployeeKey) {
-        self.repeated.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(key.clone());
+        let mut repeated = self.repeated.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !repeated.contains(key) {
+            repeated.insert(key.clone());
+        }
     }
 
     /// Every key that occurred more than once, each once, in key order.
     pub fn repeated(&self) -> Vec<EmployeeKey> {
-        let mut keys = std::mem::take(&mut *self.repeated.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        let set = std::mem::take(&mut *self.repeated.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        let mut keys: Vec<EmployeeKey> = set.into_iter().collect();
         keys.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
-        keys.dedup_by(|a, b| a.as_str() == b.as_str());
         keys
     }
 }

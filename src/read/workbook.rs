@@ -92,6 +92,9 @@ pub struct SheetRecords {
     scratch: String,
     /// Per column, the index of its cell in the current row (`usize::MAX`: empty).
     at: Vec<usize>,
+    /// The sheet column of the header's first named cell: columns count from there, as in a
+    /// loaded range (left of it there is no column to map).
+    first_col: u32,
 }
 
 impl SheetRecords {
@@ -110,6 +113,7 @@ impl SheetRecords {
             max_field_bytes: options.max_field_bytes,
             scratch: String::new(),
             at: Vec::new(),
+            first_col: 0,
         };
         let (columns, line) = records.read_header(options)?;
         records.columns = columns.len();
@@ -142,8 +146,11 @@ impl SheetRecords {
         record.invalid_text_at = None;
         record.cells.clear();
 
-        let beyond = sheet_row.cells.iter().filter(|(c, d)| *c as usize >= self.columns && !is_empty(d));
-        if let Some(last) = beyond.map(|(c, _)| *c as usize).max() {
+        let first_col = self.first_col;
+        let column = move |c: u32| c.checked_sub(first_col).map(|c| c as usize);
+        let beyond =
+            sheet_row.cells.iter().filter(|(c, d)| column(*c).is_some_and(|c| c >= self.columns) && !is_empty(d));
+        if let Some(last) = beyond.filter_map(|(c, _)| column(*c)).max() {
             return Err(ReadError::Ragged {
                 row: self.row,
                 line: record.line,
@@ -154,7 +161,7 @@ impl SheetRecords {
         self.at.clear();
         self.at.resize(self.columns, usize::MAX);
         for (i, (c, _)) in sheet_row.cells.iter().enumerate() {
-            if let Some(slot) = self.at.get_mut(*c as usize) {
+            if let Some(slot) = column(*c).and_then(|c| self.at.get_mut(c)) {
                 *slot = i;
             }
         }
@@ -179,13 +186,17 @@ impl SheetRecords {
     fn read_header(&mut self, options: &ReadOptions) -> Result<(Vec<String>, u64), ReadError> {
         let mut search = HeaderSearch::new(options.header_row, &options.header_hints);
         while let Some(row) = self.rows.next()? {
-            let width = row.cells.iter().map(|(c, _)| *c as usize + 1).max().unwrap_or(0);
+            // Columns count from the row's first non-empty cell: a sheet whose column A is empty
+            // has no unnamed first column.
+            let first = row.cells.iter().filter(|(_, d)| !is_empty(d)).map(|(c, _)| *c).min().unwrap_or(0);
+            let width = row.cells.iter().map(|(c, _)| (*c + 1).saturating_sub(first) as usize).max().unwrap_or(0);
             let mut cells: Vec<Option<String>> = vec![Some(String::new()); width];
-            for (c, d) in &row.cells {
+            for (c, d) in row.cells.iter().filter(|(c, _)| *c >= first) {
                 let mut text = String::new();
-                cells[*c as usize] = cell_text(d, &mut text).then_some(text);
+                cells[(*c - first) as usize] = cell_text(d, &mut text).then_some(text);
             }
             if search.offer(row.line, cells.iter().map(Option::as_deref))? == Verdict::Header {
+                self.first_col = first;
                 // An error cell in the header has no name; it counts as an unnamed column.
                 let columns = sniff::header_columns(cells.iter().map(|c| c.as_deref().unwrap_or("")))?;
                 return Ok((columns, row.line));
@@ -526,6 +537,22 @@ mod tests {
             assert_eq!(rows[1].2[2], "0.30000000000000004");
             assert_eq!(rows[1].1, top + 3);
         }
+    }
+
+    #[test]
+    fn columns_count_from_the_headers_first_cell() {
+        let mut workbook = Workbook::new();
+        let sheet = workbook.add_worksheet();
+        sheet.write_string(0, 1, "Anst.nr").unwrap();
+        sheet.write_string(0, 2, "Förnamn").unwrap();
+        sheet.write_string(1, 1, "000123").unwrap();
+        sheet.write_string(1, 2, "Åsa").unwrap();
+        sheet.write_string(2, 2, "Eva").unwrap();
+        let f = write(&workbook.save_to_buffer().unwrap(), ".xlsx");
+        let (header, rows) = read_all(f.path(), &hints()).unwrap();
+        assert_eq!(header.columns, vec!["Anst.nr".to_owned(), "Förnamn".to_owned()]);
+        let cells: Vec<Vec<String>> = rows.into_iter().map(|r| r.2).collect();
+        assert_eq!(cells, vec![vec!["000123".to_owned(), "Åsa".to_owned()], vec![String::new(), "Eva".to_owned()]]);
     }
 
     #[test]

@@ -44,23 +44,27 @@ fn table(ws: &Workspace, name: &str) -> i64 {
 fn repeated_keys(backend: Backend) {
     let Some(ws) = Workspace::new(backend) else { return };
     let (header, all) = reference();
-    let day1: Vec<_> = all[..50].to_vec();
+    // The whole export: the repeats come more than one validator chunk (2048 rows) after their first rows.
+    let day1 = all;
+    let n = day1.len();
     let day1_path = ws.path().join("day1.csv");
     write(&day1_path, &header, &day1);
     let (code, r1) = ws.ingest(&day1_path, &[]);
-    assert_eq!((code, r1["counts"]["new"].as_u64()), (0, Some(50)), "{r1}");
+    assert_eq!((code, r1["counts"]["new"].as_u64()), (0, Some(n as u64)), "{r1}");
     let key = |i: usize| day1[i][KEY].to_owned();
-    let before: Vec<_> = (0..50).map(|i| employee(&ws, &key(i)).unwrap()).collect();
+    let before: Vec<_> = (0..20).map(|i| employee(&ws, &key(i)).unwrap()).collect();
     let (history1, deletions1, keys1) = (table(&ws, "history"), table(&ws, "deletions"), table(&ws, "data_keys"));
 
-    // Day 2: the first 49 people, then repeats of keys whose first row became something else.
-    let mut day2: Vec<_> = day1[..49].to_vec();
+    // Day 2: all but the last person, then repeats of keys whose first row became something else.
+    let mut day2: Vec<_> = day1[..n - 1].to_vec();
     day2[1] = with(&day1[1], TITLE, "Projektledare"); // changed, then repeated unchanged
     // day1[2]: unchanged, then repeated
     day2[4] = with(&day1[4], EMAIL, "not-an-email"); // rejected, then repeated valid
     day2[5] = with(&day1[5], END, "2026-12-31"); // ended, then repeated
     // day1[6]: three rows
     day2[7] = with(&day1[7], TITLE, "Projektledare"); // an ordinary change, not repeated
+    assert_eq!(&day1[18][END], "2026-08-31", "the reference export changed");
+    day2[18] = with(&day1[18], END, "2026-09-30"); // a pending deletion moved, then repeated
     let new_person = with(&day1[3], KEY, "009001");
     day2.extend([
         day1[1].clone(),
@@ -71,6 +75,7 @@ fn repeated_keys(backend: Backend) {
         day1[5].clone(),
         day1[6].clone(),
         day1[6].clone(),
+        day1[18].clone(),
     ]);
     let day2_path = ws.path().join("day2.csv");
     write(&day2_path, &header, &day2);
@@ -79,15 +84,17 @@ fn repeated_keys(backend: Backend) {
     let (code, r2) = ws.ingest(&day2_path, &[]);
     assert_eq!(r2["status"], "applied", "{r2}");
     assert_eq!(code, 3);
+    let missing = u64::from(day1[n - 1][END].is_empty());
+    let rows = (n - 1 + 9) as u64;
     let want: Vec<(String, u64)> = [
-        ("rows", 57),
+        ("rows", rows),
         ("new", 0),
         ("changed", 1),
-        ("unchanged", 43),
+        ("unchanged", rows - 15 - 1),
         ("ended", 0),
         ("rehired", 0),
-        ("missing", 1),
-        ("rejected", 13),
+        ("missing", missing),
+        ("rejected", 15),
     ]
     .iter()
     .map(|(k, n)| ((*k).to_owned(), *n))
@@ -109,20 +116,22 @@ fn repeated_keys(backend: Backend) {
         })
         .collect();
     dup_rows.sort_unstable();
-    assert_eq!(dup_rows, vec![2, 3, 5, 6, 7, 50, 51, 52, 53, 54, 55, 56, 57], "{r2}");
+    let mut want_rows = vec![2, 3, 5, 6, 7, 19];
+    want_rows.extend(n as u64..n as u64 + 9);
+    assert_eq!(dup_rows, want_rows, "{r2}");
     assert!(r2["rejections"].as_array().unwrap().iter().any(|r| r["row"] == 5 && r["field"] == "email"), "{r2}");
 
     // The repeated people are as before the run, the ordinary change is applied, the new key is absent.
-    for i in [1, 2, 4, 5, 6] {
+    for i in [1, 2, 4, 5, 6, 18] {
         assert_eq!(employee(&ws, &key(i)).unwrap(), before[i], "person {i} changed");
     }
     assert_eq!(employee(&ws, &key(7)).unwrap()["fields"]["job_title"], "Projektledare");
     assert!(employee(&ws, "009001").is_none(), "a repeated new key was added");
     // History: the change and the missing person only; no deletion scheduled for the repeated
     // ended row; the quarantine holds all 13 rows; the new key's data key is gone again.
-    assert_eq!(table(&ws, "history"), history1 + 2);
-    assert_eq!(table(&ws, "deletions"), deletions1);
-    assert_eq!(table(&ws, "quarantine"), 13);
+    assert_eq!(table(&ws, "history"), history1 + 1 + missing as i64);
+    assert_eq!(table(&ws, "deletions"), deletions1, "the moved deletion was not put back");
+    assert_eq!(table(&ws, "quarantine"), 15);
     assert_eq!(table(&ws, "data_keys"), keys1 + 1, "only the run's quarantine key is new");
 }
 
