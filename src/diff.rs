@@ -74,6 +74,8 @@ impl Register {
             arena: String::with_capacity(n * 8),
             entries: Vec::with_capacity(n),
             index: hashbrown::HashTable::with_capacity(n),
+            first: Vec::with_capacity(n),
+            first_line: Vec::with_capacity(n),
             ..Register::default()
         }
     }

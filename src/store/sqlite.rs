@@ -14,67 +14,62 @@ use crate::ids::{EmployeeKey, RunId, TenantId};
 /// Register entries per packed page in `load_register`.
 const REGISTER_PAGE: i64 = 50_000;
 
-/// Parses one page of `load_register`'s column-packed form; `false` when the keys do not split
-/// into `count` parts (a key holds the separator) and the page must be read length-prefixed.
-fn unpack_register_columns(
-    count: i64,
-    keys: &str,
-    ended: &str,
-    fps: &str,
-    register: &mut Register,
-) -> Result<bool, StoreError> {
-    const FP_HEX: usize = 2 * crate::seal::FINGERPRINT;
-    let n = usize::try_from(count).map_err(|_| malformed_page())?;
-    if keys.split('\u{1e}').count() != n {
-        return Ok(false);
-    }
-    if ended.len() != n || fps.len() != n * FP_HEX {
-        return Err(malformed_page());
-    }
-    for (i, key) in keys.split('\u{1e}').enumerate() {
-        let ended = match ended.as_bytes()[i] {
-            b'1' => true,
-            b'0' => false,
-            _ => return Err(malformed_page()),
+/// Ends each key in a packed register page: the byte 0xFF never occurs in UTF-8 text.
+const KEY_END: [u8; 1] = [0xFF];
+
+/// One page of the register's index, packed by SQLite: `count` entries, each the fingerprint
+/// (fixed width, any bytes) then the key then `KEY_END`, and the ended flags side by side.
+type RegisterPage = (i64, Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// Walks a packed register page: each entry's key and fingerprint, in key order.
+fn register_entries(packed: &[u8]) -> impl Iterator<Item = Result<(&str, crate::seal::Fingerprint), StoreError>> {
+    const FP: usize = crate::seal::FINGERPRINT;
+    let mut rest = packed;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let Some((fp, tail)) = rest.split_first_chunk::<FP>() else {
+            rest = &[];
+            return Some(Err(malformed_page()));
         };
-        let mut fp = [0u8; crate::seal::FINGERPRINT];
-        hex::decode_to_slice(&fps[i * FP_HEX..(i + 1) * FP_HEX], &mut fp).map_err(|_| malformed_page())?;
-        register.insert_unique(key, fp, ended)?;
-    }
-    Ok(true)
+        let end = tail.iter().position(|&b| b == KEY_END[0]).unwrap_or(tail.len());
+        let key = std::str::from_utf8(&tail[..end]).map_err(|_| malformed_page());
+        rest = tail.get(end + 1..).unwrap_or(&[]);
+        Some(key.map(|k| (k, *fp)))
+    })
 }
 
-/// Parses `load_register`'s length-prefixed page into the register.
-fn unpack_register(mut packed: &str, register: &mut Register) -> Result<(), StoreError> {
-    let bad = malformed_page;
-    while !packed.is_empty() {
-        let colon = packed.find(':').ok_or_else(bad)?;
-        let len: usize = packed[..colon].parse().map_err(|_| bad())?;
-        let rest = &packed[colon + 1..];
-        let (key, rest) = (rest.get(..len).ok_or_else(bad)?, rest.get(len..).ok_or_else(bad)?);
-        let ended = match rest.as_bytes().first() {
+/// The page's last key, where the next page starts; checks the entry count on the way.
+fn last_key(count: i64, packed: &[u8]) -> Result<String, StoreError> {
+    let mut last = None;
+    let mut n = 0i64;
+    for entry in register_entries(packed) {
+        last = Some(entry?.0);
+        n += 1;
+    }
+    match last {
+        Some(key) if n == count => Ok(key.to_owned()),
+        _ => Err(malformed_page()),
+    }
+}
+
+/// Adds one packed page to the register.
+fn unpack_register(packed: &[u8], ended: &[u8], register: &mut Register) -> Result<(), StoreError> {
+    let mut flags = ended.iter();
+    for entry in register_entries(packed) {
+        let (key, fp) = entry?;
+        let ended = match flags.next() {
             Some(b'1') => true,
             Some(b'0') => false,
-            _ => return Err(bad()),
+            _ => return Err(malformed_page()),
         };
-        let hex_fp = rest.get(1..1 + 2 * crate::seal::FINGERPRINT).ok_or_else(bad)?;
-        let mut fp = [0u8; crate::seal::FINGERPRINT];
-        hex::decode_to_slice(hex_fp, &mut fp).map_err(|_| bad())?;
         register.insert_unique(key, fp, ended)?;
-        packed = &rest[1 + 2 * crate::seal::FINGERPRINT..];
+    }
+    if flags.next().is_some() {
+        return Err(malformed_page());
     }
     Ok(())
-}
-
-/// `$select` over one page of the register's index: tenant `$1`, keys after `$2`, `$3` of them.
-macro_rules! register_page {
-    ($select:literal) => {
-        concat!(
-            $select,
-            " FROM (SELECT employee_id, ended, fingerprint FROM employees INDEXED BY employees_register \
-             WHERE tenant = $1 AND employee_id > $2 ORDER BY employee_id LIMIT $3)"
-        )
-    };
 }
 
 /// People per packed `load_sealed` query.
@@ -253,36 +248,30 @@ impl Store for SqliteStore {
             .await?;
         let mut register = Register::with_capacity(usize::try_from(n).unwrap_or(0));
         // sqlx hands each SQLite row across a channel, microseconds apiece; a 1M-person register
-        // would take seconds. So SQLite packs a page of entries into a few text values, paging
-        // by key: the keys joined by U+001E, the ended flags and the hex fingerprints side by
-        // side (fixed widths). A key holding U+001E shows up as a wrong key count, and that
-        // page is read again with length-prefixed keys.
-        let mut after = String::new();
+        // would take seconds. So SQLite packs a page of entries into two values, paging by key,
+        // and the next page is read while this one is added to the register.
+        let fetch = |after: String| {
+            let (pool, tenant) = (self.register.clone(), tenant.as_str().to_owned());
+            tokio::spawn(async move {
+                sqlx::query_as::<_, RegisterPage>(
+                    "SELECT count(*), group_concat(fingerprint || employee_id, $4), group_concat(ended, '') \
+                     FROM (SELECT employee_id, ended, fingerprint FROM employees INDEXED BY employees_register \
+                     WHERE tenant = $1 AND employee_id > $2 ORDER BY employee_id LIMIT $3)",
+                )
+                .bind(tenant)
+                .bind(after)
+                .bind(REGISTER_PAGE)
+                .bind(&KEY_END[..])
+                .fetch_one(&pool)
+                .await
+            })
+        };
+        let mut next = fetch(String::new());
         loop {
-            let page: (i64, Option<String>, Option<String>, Option<String>, Option<String>) =
-                sqlx::query_as(register_page!(
-                    "SELECT count(*), group_concat(employee_id, char(30)), group_concat(ended, ''), \
-                     group_concat(hex(fingerprint), ''), max(employee_id)"
-                ))
-                .bind(tenant.as_str())
-                .bind(&after)
-                .bind(REGISTER_PAGE)
-                .fetch_one(&self.register)
-                .await?;
-            let (count, Some(keys), Some(ended), Some(fps), Some(last)) = page else { break };
-            if !unpack_register_columns(count, &keys, &ended, &fps, &mut register)? {
-                let packed: Option<String> = sqlx::query_scalar(register_page!(
-                    "SELECT group_concat(length(CAST(employee_id AS BLOB)) || ':' || employee_id || ended \
-                         || hex(fingerprint), '')"
-                ))
-                .bind(tenant.as_str())
-                .bind(&after)
-                .bind(REGISTER_PAGE)
-                .fetch_one(&self.register)
-                .await?;
-                unpack_register(packed.as_deref().unwrap_or(""), &mut register)?;
-            }
-            after = last;
+            let page = next.await.map_err(|_| StoreError::Database("the register load stopped".into()))??;
+            let (count @ 1.., Some(packed), Some(ended)) = page else { break };
+            next = fetch(last_key(count, &packed)?);
+            unpack_register(&packed, &ended, &mut register)?;
         }
         Ok(register)
     }
