@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::ids::EmployeeKey;
 use crate::occurrence::{First, Occurrence};
-use crate::seal::Fingerprint;
+use crate::seal::{CellsPrint, Fingerprint, NO_CELLS_PRINT};
 use crate::value::Value;
 
 /// The register as the diff needs it: per person, the fingerprint and whether they are ended.
@@ -35,6 +35,7 @@ pub struct Register {
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     fingerprint: Fingerprint,
+    cells: CellsPrint,
     start: u32,
     len: u32,
     ended: bool,
@@ -91,18 +92,30 @@ impl Register {
     }
 
     /// Adds a person; a key already present is updated in place.
-    pub fn insert(&mut self, key: EmployeeKey, fingerprint: Fingerprint, ended: bool) -> Result<(), RegisterFull> {
+    pub fn insert(
+        &mut self,
+        key: EmployeeKey,
+        fingerprint: Fingerprint,
+        cells: CellsPrint,
+        ended: bool,
+    ) -> Result<(), RegisterFull> {
         if let Some(i) = self.find(key.as_str()) {
             let e = &mut self.entries[i as usize];
-            (e.fingerprint, e.ended) = (fingerprint, ended);
+            (e.fingerprint, e.cells, e.ended) = (fingerprint, cells, ended);
             return Ok(());
         }
-        self.insert_unique(key.as_str(), fingerprint, ended)
+        self.insert_unique(key.as_str(), fingerprint, cells, ended)
     }
 
     /// Adds a person known not to be present yet, as when loading a store whose primary key
     /// guarantees one row per key: it skips the lookup that `insert` makes first.
-    pub fn insert_unique(&mut self, key: &str, fingerprint: Fingerprint, ended: bool) -> Result<(), RegisterFull> {
+    pub fn insert_unique(
+        &mut self,
+        key: &str,
+        fingerprint: Fingerprint,
+        cells: CellsPrint,
+        ended: bool,
+    ) -> Result<(), RegisterFull> {
         let end = self.arena.len() + key.len();
         let (Ok(start), Ok(len), Ok(n), Ok(_)) = (
             u32::try_from(self.arena.len()),
@@ -113,7 +126,7 @@ impl Register {
             return Err(RegisterFull);
         };
         self.arena.push_str(key);
-        self.entries.push(Entry { fingerprint, start, len, ended });
+        self.entries.push(Entry { fingerprint, cells, start, len, ended });
         self.first.push(AtomicU64::new(0));
         self.first_line.push(AtomicU64::new(0));
         let h = self.hasher.hash_one(key);
@@ -139,6 +152,11 @@ impl Register {
             let e = &self.entries[i as usize];
             (e.fingerprint, e.ended)
         })
+    }
+
+    /// A person's stored cells print (`NO_CELLS_PRINT` if none).
+    pub fn cells(&self, key: &EmployeeKey) -> Option<CellsPrint> {
+        self.find(key.as_str()).map(|i| self.entries[i as usize].cells)
     }
 
     /// Records `at` as entry `i`'s first occurrence unless one is recorded; true if it was.
@@ -176,6 +194,24 @@ impl Register {
             *cursor = i as usize + 1;
         }
         found
+    }
+
+    /// The quick check before validation: true if `key` is registered with these very cells and
+    /// had not occurred yet, and is now marked present at `at` as unchanged. The same cells read
+    /// under the same mapping validate to the same values, so the row needs no validation.
+    /// False changes nothing: the row goes through validation and `observe_near`.
+    pub fn observe_cells(&self, key: &str, cells: &CellsPrint, cursor: &mut usize, at: Occurrence) -> bool {
+        let before = *cursor;
+        let Some(i) = self.find_near(key, cursor) else { return false };
+        let e = &self.entries[i as usize];
+        let hit = e.cells != NO_CELLS_PRINT
+            && &e.cells == cells
+            && !self.is_seen(i as usize)
+            && self.claim(i, Occurrence { first: First::Unchanged, ..at });
+        if !hit {
+            *cursor = before;
+        }
+        hit
     }
 
     /// Marks `key` present in the file at row `at` and says what the fingerprint alone tells.
@@ -351,11 +387,40 @@ mod tests {
     }
 
     #[test]
+    fn same_cells_mark_a_person_unchanged_once_and_nothing_else_does() {
+        let mut r = Register::default();
+        let (fp, cells) = ([3u8; 16], [7u8; 8]);
+        r.insert(EmployeeKey::new("a"), fp, cells, false).unwrap();
+        r.insert(EmployeeKey::new("b"), fp, NO_CELLS_PRINT, false).unwrap();
+        r.insert(EmployeeKey::new("c"), fp, cells, false).unwrap();
+        let mut cursor = 0;
+        // Other cells, an unknown key, a person stored without a print: no verdict, no mark.
+        assert!(!r.observe_cells("a", &[8u8; 8], &mut cursor, at(1)));
+        assert_eq!(cursor, 0, "a miss leaves the cursor for the full check");
+        assert!(!r.observe_cells("z", &cells, &mut cursor, at(1)));
+        assert!(!r.observe_cells("b", &NO_CELLS_PRINT, &mut cursor, at(1)));
+        assert_eq!(r.first_occurrence(&EmployeeKey::new("a")), None);
+        assert_eq!(r.first_occurrence(&EmployeeKey::new("b")), None);
+        // The same cells: unchanged, and present.
+        assert!(r.observe_cells("a", &cells, &mut cursor, at(2)));
+        let first = r.first_occurrence(&EmployeeKey::new("a")).unwrap();
+        assert_eq!((first.row, first.first), (2, First::Unchanged));
+        // A second row of the key is not waved through: the full check calls it a repeat.
+        assert!(!r.observe_cells("a", &cells, &mut cursor, at(3)));
+        assert_eq!(r.observe(&EmployeeKey::new("a"), &fp, at(3)), Seen::Again);
+        // A key seen first by the full check is not claimed again by the quick one.
+        assert_eq!(r.observe(&EmployeeKey::new("c"), &fp, at(4)), Seen::First(Quick::Unchanged));
+        assert!(!r.observe_cells("c", &cells, &mut cursor, at(5)));
+        let missing: Vec<_> = r.missing().map(|k| k.as_str().to_owned()).collect();
+        assert_eq!(missing, ["b"]);
+    }
+
+    #[test]
     fn missing_skips_seen_and_ended_people() {
         let mut r = Register::default();
         let fp = [0u8; 16];
         for (k, ended) in [("a", false), ("b", false), ("c", true)] {
-            r.insert(EmployeeKey::new(k), fp, ended).unwrap();
+            r.insert(EmployeeKey::new(k), fp, NO_CELLS_PRINT, ended).unwrap();
         }
         assert_eq!(r.observe(&EmployeeKey::new("a"), &fp, at(1)), Seen::First(Quick::Unchanged));
         assert_eq!(r.observe(&EmployeeKey::new("z"), &fp, at(2)), Seen::First(Quick::New));
@@ -371,8 +436,8 @@ mod tests {
     fn a_key_is_first_once_and_remembers_where() {
         let mut r = Register::default();
         let (fp, other) = ([0u8; 16], [1u8; 16]);
-        r.insert(EmployeeKey::new("a"), fp, false).unwrap();
-        r.insert(EmployeeKey::new("b"), fp, false).unwrap();
+        r.insert(EmployeeKey::new("a"), fp, NO_CELLS_PRINT, false).unwrap();
+        r.insert(EmployeeKey::new("b"), fp, NO_CELLS_PRINT, false).unwrap();
         let (a, b) = (EmployeeKey::new("a"), EmployeeKey::new("b"));
         assert_eq!(r.first_occurrence(&a), None);
         assert_eq!(r.observe(&a, &other, at(5)), Seen::First(Quick::Compare));
@@ -390,7 +455,7 @@ mod tests {
         for i in 0..1000u32 {
             let mut fp = [0u8; 16];
             fp[..4].copy_from_slice(&i.to_le_bytes());
-            r.insert(EmployeeKey::new(&format!("E{i:05}")), fp, i % 10 == 0).unwrap();
+            r.insert(EmployeeKey::new(&format!("E{i:05}")), fp, NO_CELLS_PRINT, i % 10 == 0).unwrap();
         }
         assert_eq!(r.len(), 1000);
         let mut fp = [0u8; 16];
@@ -410,7 +475,7 @@ mod tests {
             };
             assert_eq!(r.observe_near(&key, &fp, &mut cursor, at(u64::from(i))), expect, "{i}");
         }
-        r.insert(EmployeeKey::new("E00009"), fp, false).unwrap();
+        r.insert(EmployeeKey::new("E00009"), fp, NO_CELLS_PRINT, false).unwrap();
         assert_eq!(r.observe(&EmployeeKey::new("E00009"), &fp, at(4)), Seen::First(Quick::Unchanged));
         assert_eq!(r.len(), 1000);
         // 900 active; seen and active: 7, 8, 9 and, through the cursor, 3, 4, 5, 6 and 999

@@ -19,7 +19,7 @@ use crate::occurrence::{First, Occurrence, Occurrences};
 use crate::read::{self, ReadError, Record};
 use crate::receive;
 use crate::report::{DetectedJson, MAX_LISTED_REJECTIONS, Rejection, Report};
-use crate::seal::{self, Fingerprint, MasterKey, SealError, TenantKeys};
+use crate::seal::{self, CellsPrint, Fingerprint, MasterKey, NO_CELLS_PRINT, SealError, TenantKeys};
 use crate::store::{
     Apply, Batch, Before, NewKey, PersonWrite, QuarantineRow, Restore, RunRecord, RunStatus, Store, StoreError,
 };
@@ -242,6 +242,7 @@ struct ValidRow {
     row: validate::Row,
     payload: Vec<u8>,
     fingerprint: Fingerprint,
+    cells: CellsPrint,
 }
 
 /// What the validators made of one chunk of records.
@@ -253,6 +254,8 @@ struct Validated {
     new: Vec<(NewKey, PersonWrite)>,
     compare: Vec<ValidRow>,
     rejected: Vec<Rejected>,
+    /// Unchanged people whose cells differ from their stored print: the new print.
+    cells: Vec<(EmployeeKey, CellsPrint)>,
 }
 
 /// Names data keys: 6 bytes of the time in milliseconds and 6 random bytes, the same for a
@@ -318,6 +321,7 @@ fn read_and_validate(
         plan: &plan,
         shared: &shared,
         ctx,
+        cells_key: shared.keys.cells_key(&mapping.digest, ctx.workbook),
         hashed: (0..mapping.fields.len()).filter(|&i| mapping.fields[i].keep == Keep::Hash).collect(),
     };
     // Validation is the costly part of reading, so it runs on every core while this thread
@@ -401,6 +405,7 @@ struct Validator<'a> {
     plan: &'a Plan,
     shared: &'a Shared,
     ctx: Context,
+    cells_key: seal::CellsKey,
     hashed: Vec<usize>,
 }
 
@@ -414,6 +419,7 @@ impl Validator<'_> {
     ) -> Vec<bool> {
         let mut flags = Vec::new();
         let mut payload = Vec::new();
+        let mut cells = Vec::new();
         loop {
             let next = match work.lock() {
                 Ok(rx) => rx.recv(),
@@ -424,7 +430,7 @@ impl Validator<'_> {
             let mut cursor = 0;
             for rec in &chunk[..n] {
                 self.plan.scan_dropped(rec, &mut flags);
-                self.item(rec, &mut payload, &mut cursor, &mut out);
+                self.item(rec, &mut payload, &mut cells, &mut cursor, &mut out);
             }
             let _ = free.send(chunk);
             if tx.blocking_send(out).is_err() {
@@ -446,9 +452,36 @@ impl Validator<'_> {
     /// Validates one record and, for a valid row, classifies it against the register as far as
     /// fingerprints tell: unchanged rows end here, new people are sealed here (on every core).
     /// A key's later rows are rejected here; its first row is undone once the file is read.
-    fn item(&self, rec: &Record, payload: &mut Vec<u8>, cursor: &mut usize, out: &mut Validated) {
+    /// A person's row with the very cells stored last time is unchanged without validation.
+    fn item(
+        &self,
+        rec: &Record,
+        payload: &mut Vec<u8>,
+        encoded: &mut Vec<u8>,
+        cursor: &mut usize,
+        out: &mut Validated,
+    ) {
         let sh = self.shared;
         let mapping = &*sh.mapping;
+        let cells = match validate::mapped_cells(rec, self.plan) {
+            Some(c) => {
+                seal::encode_cells(c, encoded);
+                self.cells_key.print(encoded)
+            }
+            None => NO_CELLS_PRINT,
+        };
+        if cells != NO_CELLS_PRINT
+            && let Some(key) = validate::key_of(rec, self.plan, mapping, self.ctx)
+            && sh.register.observe_cells(
+                key.expose(),
+                &cells,
+                cursor,
+                Occurrence { row: rec.row, line: rec.line, first: First::Unchanged },
+            )
+        {
+            out.unchanged += 1;
+            return;
+        }
         match validate::validate(rec, self.plan, mapping, self.ctx) {
             Ok(mut row) => {
                 self.hash_kept(&mut row.values);
@@ -470,9 +503,14 @@ impl Validator<'_> {
                             values: row.values,
                         });
                     }
-                    Seen::First(Quick::Unchanged) => out.unchanged += 1,
+                    Seen::First(Quick::Unchanged) => {
+                        out.unchanged += 1;
+                        if cells != NO_CELLS_PRINT && sh.register.cells(&row.key) != Some(cells) {
+                            out.cells.push((row.key, cells));
+                        }
+                    }
                     Seen::First(Quick::Compare) => {
-                        out.compare.push(ValidRow { row, payload: payload.clone(), fingerprint });
+                        out.compare.push(ValidRow { row, payload: payload.clone(), fingerprint, cells });
                     }
                     Seen::First(Quick::New) => {
                         let (dk, wrapped) = sh.keys.new_data_key(row.key.as_str());
@@ -482,6 +520,7 @@ impl Validator<'_> {
                             class: Class::New,
                             key_id: key_id.clone(),
                             fingerprint,
+                            cells,
                             ended: is_ended(mapping, &row.values),
                             sealed,
                             fields: Vec::new(),
@@ -539,6 +578,7 @@ impl<S: Store> Sink<'_, S> {
             self.batch.people.push(write);
         }
         self.pending.extend(v.compare);
+        self.batch.cells.extend(v.cells);
         for rej in v.rejected {
             self.reject(rej);
         }
@@ -579,6 +619,7 @@ impl<S: Store> Sink<'_, S> {
                 class,
                 key_id: person.key_id.clone(),
                 fingerprint: v.fingerprint,
+                cells: v.cells,
                 ended: is_ended(mapping, &v.row.values),
                 sealed,
                 fields: changed.iter().map(|&i| self.names[i].to_owned()).collect(),
@@ -695,11 +736,11 @@ impl<S: Store> Sink<'_, S> {
                 .collect();
             let mut restores = Vec::with_capacity(undo.len());
             for key in undo {
-                let before = match (sh.register.get(&key), before.remove(&key)) {
-                    (Some((fingerprint, ended)), Some(p)) => {
-                        Some(Before { key_id: p.key_id, fingerprint, ended, sealed: p.sealed })
+                let before = match (sh.register.get(&key), sh.register.cells(&key), before.remove(&key)) {
+                    (Some((fingerprint, ended)), Some(cells), Some(p)) => {
+                        Some(Before { key_id: p.key_id, fingerprint, cells, ended, sealed: p.sealed })
                     }
-                    (None, None) => None,
+                    (None, None, None) => None,
                     _ => return Err(IngestError::Internal("a repeated key's stored row changed during the run")),
                 };
                 restores.push(Restore { deletion: deletions.remove(&key), before, key });

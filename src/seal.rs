@@ -22,6 +22,13 @@ const NONCE: usize = 24;
 pub const FINGERPRINT: usize = 16;
 pub type Fingerprint = [u8; FINGERPRINT];
 
+/// The width of a `CellsPrint`.
+pub const CELLS_PRINT: usize = 8;
+/// A keyed hash of a row's mapped cells as read, before validation; all zero means none.
+pub type CellsPrint = [u8; CELLS_PRINT];
+/// The `CellsPrint` of a person stored before cells prints existed (or restored without one).
+pub const NO_CELLS_PRINT: CellsPrint = [0; CELLS_PRINT];
+
 #[derive(Debug, thiserror::Error)]
 pub enum SealError {
     #[error("cannot read the master key file {path}: {reason}")]
@@ -100,6 +107,38 @@ impl MasterKey {
     }
 }
 
+/// The key of one run's cells prints (see `TenantKeys::cells_key`).
+pub struct CellsKey([u8; 32]);
+
+impl Drop for CellsKey {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl CellsKey {
+    /// The print of a row's mapped cells, `encoded` as `encode_cells` writes them; never
+    /// `NO_CELLS_PRINT`.
+    pub fn print(&self, encoded: &[u8]) -> CellsPrint {
+        let h = blake3::keyed_hash(&self.0, encoded);
+        let mut out = [0u8; CELLS_PRINT];
+        out.copy_from_slice(&h.as_bytes()[..CELLS_PRINT]);
+        if out == NO_CELLS_PRINT {
+            out[0] = 1;
+        }
+        out
+    }
+}
+
+/// Encodes cells for `CellsKey::print`: each length-prefixed, so no two rows share an encoding.
+pub fn encode_cells<'a>(cells: impl Iterator<Item = &'a str>, out: &mut Vec<u8>) {
+    out.clear();
+    for c in cells {
+        out.extend_from_slice(&u32::try_from(c.len()).unwrap_or(u32::MAX).to_le_bytes());
+        out.extend_from_slice(c.as_bytes());
+    }
+}
+
 /// A tenant's key and the subkeys derived from it.
 pub struct TenantKeys {
     tenant: TenantId,
@@ -132,6 +171,18 @@ impl TenantKeys {
         let fingerprint = blake3::derive_key("hrfeed 2026 row fingerprint v1", &secret.0);
         let hash = blake3::derive_key("hrfeed 2026 keyed value hash v1", &secret.0);
         TenantKeys { tenant: tenant.clone(), wrap: secret, fingerprint, hash }
+    }
+
+    /// The key of the cells prints for rows read under `mapping_digest` from a workbook or not:
+    /// the same cells mean the same values only under the same mapping and cell rendering.
+    pub fn cells_key(&self, mapping_digest: &[u8; 32], workbook: bool) -> CellsKey {
+        let mut material = Vec::with_capacity(65);
+        material.extend_from_slice(&self.fingerprint);
+        material.extend_from_slice(mapping_digest);
+        material.push(u8::from(workbook));
+        let key = CellsKey(blake3::derive_key("hrfeed 2026 cells print v1", &material));
+        material.zeroize();
+        key
     }
 
     /// The fingerprint of a row's kept values (the encoded payload), for change detection.
@@ -316,6 +367,27 @@ mod tests {
 
     fn tenant() -> TenantId {
         TenantId::parse("acme").unwrap()
+    }
+
+    #[test]
+    fn cells_prints_depend_on_the_cells_their_split_the_mapping_and_the_rendering() {
+        let master = MasterKey(Secret([7; 32]));
+        let (keys, _) = TenantKeys::generate(&master, &tenant());
+        let print = |key: &CellsKey, cells: &[&str]| {
+            let mut buf = Vec::new();
+            encode_cells(cells.iter().copied(), &mut buf);
+            key.print(&buf)
+        };
+        let csv = keys.cells_key(&[1; 32], false);
+        let same = print(&csv, &["001", "Åsa"]);
+        assert_eq!(same, print(&keys.cells_key(&[1; 32], false), &["001", "Åsa"]));
+        assert_ne!(same, NO_CELLS_PRINT);
+        assert_ne!(same, print(&csv, &["001", "Åsa "]));
+        assert_ne!(same, print(&csv, &["001Å", "sa"]), "cell boundaries count");
+        assert_ne!(same, print(&keys.cells_key(&[2; 32], false), &["001", "Åsa"]), "another mapping");
+        assert_ne!(same, print(&keys.cells_key(&[1; 32], true), &["001", "Åsa"]), "a workbook");
+        let (other, _) = TenantKeys::generate(&master, &tenant());
+        assert_ne!(same, print(&other.cells_key(&[1; 32], false), &["001", "Åsa"]), "another tenant key");
     }
 
     #[test]

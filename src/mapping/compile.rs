@@ -135,6 +135,7 @@ pub fn compile(text: &str) -> Result<Mapping, Vec<ErrorAt>> {
         end_date,
         policy,
         sensitive_words: words,
+        digest: *blake3::hash(text.as_bytes()).as_bytes(),
     })
 }
 

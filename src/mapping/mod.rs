@@ -33,6 +33,8 @@ pub struct Mapping {
     pub policy: Policy,
     /// Extra sensitive column-name words, lower case.
     pub sensitive_words: Vec<String>,
+    /// BLAKE3 of the mapping file: rows read under another mapping are validated afresh.
+    pub digest: [u8; 32],
 }
 
 impl Mapping {

@@ -8,7 +8,7 @@ use std::future::Future;
 
 use crate::diff::{Class, Register};
 use crate::ids::{EmployeeKey, RunId, TenantId};
-use crate::seal::{Fingerprint, Layout};
+use crate::seal::{CellsPrint, Fingerprint, Layout};
 
 /// SQL text both backends share verbatim: both accept `$n` placeholders and `ON CONFLICT`.
 mod sql {
@@ -18,9 +18,9 @@ mod sql {
         "INSERT INTO tenant_keys (tenant, wrapped, created_at) VALUES ($1, $2, $3) ON CONFLICT (tenant) DO NOTHING";
     pub const INSERT_DATA_KEYS: &str = "INSERT INTO data_keys (key_id, tenant, wrapped) ";
     pub const INSERT_EMPLOYEES: &str =
-        "INSERT INTO employees (tenant, employee_id, key_id, fingerprint, ended, sealed, created_run) ";
+        "INSERT INTO employees (tenant, employee_id, key_id, fingerprint, cells, ended, sealed, created_run) ";
     pub const ON_CONFLICT_EMPLOYEES: &str = " ON CONFLICT (tenant, employee_id) DO UPDATE SET key_id = excluded.key_id, \
-         fingerprint = excluded.fingerprint, ended = excluded.ended, sealed = excluded.sealed";
+         fingerprint = excluded.fingerprint, cells = excluded.cells, ended = excluded.ended, sealed = excluded.sealed";
     pub const INSERT_HISTORY: &str = "INSERT INTO history (tenant, employee_id, run_id, kind, fields) ";
     pub const INSERT_DELETIONS: &str = "INSERT INTO deletions (tenant, employee_id, due_on, run_id) ";
     pub const ON_CONFLICT_DELETIONS: &str =
@@ -35,8 +35,8 @@ mod sql {
     pub const DELETE_DELETION: &str = "DELETE FROM deletions WHERE tenant = $1 AND employee_id = $2";
     pub const INSERT_DELETION: &str =
         "INSERT INTO deletions (tenant, employee_id, due_on, run_id) VALUES ($1, $2, $3, $4)";
-    pub const RESTORE_PERSON: &str = "UPDATE employees SET key_id = $1, fingerprint = $2, ended = $3, sealed = $4 \
-         WHERE tenant = $5 AND employee_id = $6";
+    pub const RESTORE_PERSON: &str = "UPDATE employees SET key_id = $1, fingerprint = $2, ended = $3, sealed = $4, \
+         cells = $5 WHERE tenant = $6 AND employee_id = $7";
     pub const DELETE_PERSON: &str = "DELETE FROM employees WHERE tenant = $1 AND employee_id = $2";
     pub const DELETE_DATA_KEY: &str = "DELETE FROM data_keys WHERE key_id = $1";
     pub const SELECT_QUARANTINE_ERRORS: &str = "SELECT errors FROM quarantine WHERE run_id = $1 AND row_number = $2";
@@ -95,6 +95,7 @@ macro_rules! fix_up_methods {
                             .bind(b.fingerprint.as_slice())
                             .bind(b.ended)
                             .bind(b.sealed.as_slice())
+                            .bind(b.cells.as_slice())
                             .bind(tenant)
                             .bind(key)
                             .execute(&mut *self.register)
@@ -299,6 +300,8 @@ pub struct PersonWrite {
     pub class: Class,
     pub key_id: Vec<u8>,
     pub fingerprint: Fingerprint,
+    /// The print of the cells the values were read from.
+    pub cells: CellsPrint,
     pub ended: bool,
     pub sealed: Vec<u8>,
     /// Names of the fields that changed (empty for new people).
@@ -320,6 +323,7 @@ pub struct PendingDeletion {
 pub struct Before {
     pub key_id: Vec<u8>,
     pub fingerprint: Fingerprint,
+    pub cells: CellsPrint,
     pub ended: bool,
     pub sealed: Vec<u8>,
 }
@@ -359,11 +363,14 @@ pub struct Batch {
     pub quarantine: Vec<QuarantineRow>,
     /// People of a full file that the file did not mention (history entry only).
     pub missing: Vec<EmployeeKey>,
+    /// Unchanged people read from other cells than last time (the same values written another
+    /// way): their new cells print, so the next file with these cells skips validation.
+    pub cells: Vec<(EmployeeKey, CellsPrint)>,
 }
 
 impl Batch {
     pub fn len(&self) -> usize {
-        self.keys.len() + self.people.len() + self.quarantine.len() + self.missing.len()
+        self.keys.len() + self.people.len() + self.quarantine.len() + self.missing.len() + self.cells.len()
     }
 
     pub fn is_empty(&self) -> bool {

@@ -162,15 +162,17 @@ impl Store for PgStore {
             .fetch_one(&self.register)
             .await?;
         let mut register = Register::with_capacity(usize::try_from(n).unwrap_or(0));
-        let mut rows = sqlx::query("SELECT employee_id, fingerprint, ended FROM employees WHERE tenant = $1")
+        let mut rows = sqlx::query("SELECT employee_id, fingerprint, cells, ended FROM employees WHERE tenant = $1")
             .bind(tenant.as_str())
             .fetch(&self.register);
         while let Some(r) = rows.try_next().await? {
             let key: &str = r.try_get(0)?;
             let fp: &[u8] = r.try_get(1)?;
-            let ended: bool = r.try_get(2)?;
+            let cells: &[u8] = r.try_get(2)?;
+            let ended: bool = r.try_get(3)?;
             let fp = fp.try_into().map_err(|_| StoreError::Database("malformed fingerprint".into()))?;
-            register.insert(EmployeeKey::new(key), fp, ended)?;
+            let cells = cells.try_into().map_err(|_| StoreError::Database("malformed cells print".into()))?;
+            register.insert(EmployeeKey::new(key), fp, cells, ended)?;
         }
         Ok(register)
     }
@@ -336,6 +338,7 @@ impl Apply for PgApply {
                         .push_bind(p.key.as_str())
                         .push_bind(p.key_id.as_slice())
                         .push_bind(p.fingerprint.as_slice())
+                        .push_bind(p.cells.as_slice())
                         .push_bind(p.ended)
                         .push_bind(p.sealed.as_slice())
                         .push_bind(run);
@@ -381,6 +384,19 @@ impl Apply for PgApply {
                         .execute(&mut **register)
                         .await?;
                 }
+            }
+            for chunk in batch.cells.chunks(CHUNK) {
+                let (keys, cells): (Vec<&str>, Vec<&[u8]>) =
+                    chunk.iter().map(|(k, c)| (k.as_str(), c.as_slice())).unzip();
+                sqlx::query(
+                    "UPDATE employees e SET cells = v.cells FROM unnest($2::text[], $3::bytea[]) AS v (employee_id, cells) \
+                     WHERE e.tenant = $1 AND e.employee_id = v.employee_id",
+                )
+                .bind(tenant)
+                .bind(&keys)
+                .bind(&cells)
+                .execute(&mut **register)
+                .await?;
             }
             for chunk in batch.missing.chunks(CHUNK) {
                 let mut h = QueryBuilder::<Postgres>::new(sql::INSERT_HISTORY);

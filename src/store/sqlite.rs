@@ -10,6 +10,7 @@ use sqlx::{ConnectOptions, QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 use super::{Apply, Batch, HistoryEntry, RunRecord, RunStatus, SealedPerson, Store, StoreError, sql};
 use crate::diff::{Class, Register};
 use crate::ids::{EmployeeKey, RunId, TenantId};
+use crate::seal::{CELLS_PRINT, CellsPrint, FINGERPRINT, Fingerprint};
 
 /// Register entries per packed page in `load_register`.
 const REGISTER_PAGE: i64 = 50_000;
@@ -17,26 +18,30 @@ const REGISTER_PAGE: i64 = 50_000;
 /// Ends each key in a packed register page: the byte 0xFF never occurs in UTF-8 text.
 const KEY_END: [u8; 1] = [0xFF];
 
-/// One page of the register's index, packed by SQLite: `count` entries, each the fingerprint
-/// (fixed width, any bytes) then the key then `KEY_END`, and the ended flags side by side.
+/// One page of the register's index, packed by SQLite: `count` entries, each the fingerprint and
+/// the cells print (fixed widths, any bytes) then the key then `KEY_END`, and the ended flags
+/// side by side.
 type RegisterPage = (i64, Option<Vec<u8>>, Option<Vec<u8>>);
 
-/// Walks a packed register page: each entry's key and fingerprint, in key order.
-fn register_entries(packed: &[u8]) -> impl Iterator<Item = Result<(&str, crate::seal::Fingerprint), StoreError>> {
-    const FP: usize = crate::seal::FINGERPRINT;
+/// Walks a packed register page: each entry's key, fingerprint and cells print, in key order.
+fn register_entries(packed: &[u8]) -> impl Iterator<Item = Result<(&str, Fingerprint, CellsPrint), StoreError>> {
     let mut rest = packed;
     std::iter::from_fn(move || {
         if rest.is_empty() {
             return None;
         }
-        let Some((fp, tail)) = rest.split_first_chunk::<FP>() else {
+        let Some((fp, tail)) = rest.split_first_chunk::<FINGERPRINT>() else {
+            rest = &[];
+            return Some(Err(malformed_page()));
+        };
+        let Some((cells, tail)) = tail.split_first_chunk::<CELLS_PRINT>() else {
             rest = &[];
             return Some(Err(malformed_page()));
         };
         let end = tail.iter().position(|&b| b == KEY_END[0]).unwrap_or(tail.len());
         let key = std::str::from_utf8(&tail[..end]).map_err(|_| malformed_page());
         rest = tail.get(end + 1..).unwrap_or(&[]);
-        Some(key.map(|k| (k, *fp)))
+        Some(key.map(|k| (k, *fp, *cells)))
     })
 }
 
@@ -58,13 +63,13 @@ fn last_key(count: i64, packed: &[u8]) -> Result<String, StoreError> {
 fn unpack_register(packed: &[u8], ended: &[u8], register: &mut Register) -> Result<(), StoreError> {
     let mut flags = ended.iter();
     for entry in register_entries(packed) {
-        let (key, fp) = entry?;
+        let (key, fp, cells) = entry?;
         let ended = match flags.next() {
             Some(b'1') => true,
             Some(b'0') => false,
             _ => return Err(malformed_page()),
         };
-        register.insert_unique(key, fp, ended)?;
+        register.insert_unique(key, fp, cells, ended)?;
     }
     if flags.next().is_some() {
         return Err(malformed_page());
@@ -254,8 +259,9 @@ impl Store for SqliteStore {
             let (pool, tenant) = (self.register.clone(), tenant.as_str().to_owned());
             tokio::spawn(async move {
                 sqlx::query_as::<_, RegisterPage>(
-                    "SELECT count(*), group_concat(fingerprint || employee_id, $4), group_concat(ended, '') \
-                     FROM (SELECT employee_id, ended, fingerprint FROM employees INDEXED BY employees_register \
+                    "SELECT count(*), group_concat(fingerprint || cells || employee_id, $4), \
+                     group_concat(ended, '') FROM (SELECT employee_id, ended, fingerprint, cells \
+                     FROM employees INDEXED BY employees_register \
                      WHERE tenant = $1 AND employee_id > $2 ORDER BY employee_id LIMIT $3)",
                 )
                 .bind(tenant)
@@ -444,6 +450,7 @@ impl Apply for SqliteApply {
                         .push_bind(p.key.as_str())
                         .push_bind(p.key_id.as_slice())
                         .push_bind(p.fingerprint.as_slice())
+                        .push_bind(p.cells.as_slice())
                         .push_bind(p.ended)
                         .push_bind(p.sealed.as_slice())
                         .push_bind(run);
@@ -488,6 +495,16 @@ impl Apply for SqliteApply {
                     d.push(")");
                     d.build().execute(&mut **register).await?;
                 }
+            }
+            for chunk in batch.cells.chunks(CHUNK) {
+                let mut q = QueryBuilder::<Sqlite>::new("WITH v (employee_id, cells) AS (");
+                q.push_values(chunk, |mut b, (key, cells)| {
+                    b.push_bind(key.as_str()).push_bind(cells.as_slice());
+                });
+                q.push(") UPDATE employees SET cells = v.cells FROM v WHERE employees.tenant = ")
+                    .push_bind(tenant)
+                    .push(" AND employees.employee_id = v.employee_id");
+                q.build().execute(&mut **register).await?;
             }
             for chunk in batch.missing.chunks(CHUNK) {
                 let mut h = QueryBuilder::<Sqlite>::new(sql::INSERT_HISTORY);

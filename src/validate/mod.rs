@@ -188,6 +188,25 @@ pub fn validate(record: &Record, plan: &Plan, mapping: &Mapping, ctx: Context) -
     }
 }
 
+/// The key `validate` would give `record`, if its key cell is valid, found without checking the
+/// rest of the row (the quick check of unchanged rows needs only the key).
+pub fn key_of(record: &Record, plan: &Plan, mapping: &Mapping, ctx: Context) -> Option<Value> {
+    let c = plan.columns[mapping.key]?;
+    if record.invalid_text_at == Some(c) {
+        return None;
+    }
+    check_field(record.cells.get(c).unwrap_or(""), mapping.key_field(), ctx).ok().flatten()
+}
+
+/// The record's mapped cells as read, in mapping order (a column the file lacks reads as
+/// empty); `None` if one is not valid text.
+pub fn mapped_cells<'r>(record: &'r Record, plan: &'r Plan) -> Option<impl Iterator<Item = &'r str>> {
+    if plan.columns.iter().flatten().any(|&c| record.invalid_text_at == Some(c)) {
+        return None;
+    }
+    Some(plan.columns.iter().map(|c| c.and_then(|c| record.cells.get(c)).unwrap_or("")))
+}
+
 /// Checks one cell against one field's rules; `Ok(None)` for an allowed empty cell.
 fn check_field(cell: &str, field: &Field, ctx: Context) -> Result<Option<Value>, Vec<Rule>> {
     let text = if field.trim { cell.trim() } else { cell };

@@ -11,3 +11,4 @@ mod reference;
 mod repeated_keys;
 mod store_story;
 mod support;
+mod unchanged_cells;

@@ -25,6 +25,7 @@ fn person(key: &str, key_id: u8, class: Class, delete_on: Option<&str>) -> Perso
         class,
         key_id: vec![key_id; 16],
         fingerprint: [key_id; 16],
+        cells: [key_id; 8],
         ended: delete_on.is_some(),
         sealed: vec![9, 9, key_id],
         fields: if class == Class::New { vec![] } else { vec!["department".into()] },
@@ -77,6 +78,7 @@ async fn story<S: Store>(s: S) {
             sealed: vec![5],
         }],
         missing: vec![],
+        cells: vec![],
     })
     .await
     .unwrap();
@@ -102,7 +104,8 @@ async fn story<S: Store>(s: S) {
     let err = a.commit(&run_record(&run2, &acme, "aaa", RunStatus::Applied)).await.unwrap_err();
     assert!(matches!(err, StoreError::AlreadyApplied), "{err:?}");
 
-    // Day 2: 002 is rehired (deletion cancelled), 001 changes, and a missing entry.
+    // Day 2: 002 is rehired (deletion cancelled), 001 changes, and a missing entry; then 001's
+    // cells print alone moves (its values came written another way).
     let run3 = RunId::new_random();
     let mut a = s.begin_apply(&acme, &run3).await.unwrap();
     a.write(&Batch {
@@ -112,7 +115,13 @@ async fn story<S: Store>(s: S) {
     })
     .await
     .unwrap();
+    let moved = [0xFF, 0, 0x1E, 1, 2, 3, 4, 5];
+    a.write(&Batch { cells: vec![(EmployeeKey::new("001"), moved)], ..Batch::default() }).await.unwrap();
     a.commit(&run_record(&run3, &acme, "bbb", RunStatus::Applied)).await.unwrap();
+    let register = s.load_register(&acme).await.unwrap();
+    assert_eq!(register.cells(&EmployeeKey::new("001")), Some(moved));
+    assert_eq!(register.get(&EmployeeKey::new("001")), Some(([1; 16], false)), "only the print moved");
+    assert_eq!(register.cells(&EmployeeKey::new("002")), Some([2; 8]));
     s.record_run(&run_record(&RunId::new_random(), &acme, "bbb", RunStatus::Duplicate)).await.unwrap();
 
     let history = s.history(&acme, &EmployeeKey::new("001")).await.unwrap();
@@ -201,6 +210,7 @@ async fn large_register<S: Store>(s: S) {
             .enumerate()
             .map(|(j, k)| PersonWrite {
                 fingerprint: fp(c * 5000 + j),
+                cells: fp(c * 5000 + j)[..8].try_into().unwrap(),
                 ended: j % 7 == 0,
                 ..person(k, 1, Class::New, None)
             })
@@ -212,6 +222,7 @@ async fn large_register<S: Store>(s: S) {
     assert_eq!(register.len(), keys.len());
     for (i, k) in keys.iter().enumerate() {
         assert_eq!(register.get(&EmployeeKey::new(k)), Some((fp(i), (i % 5000) % 7 == 0)), "{k:?}");
+        assert_eq!(register.cells(&EmployeeKey::new(k)).map(|c| c.to_vec()), Some(fp(i)[..8].to_vec()), "{k:?}");
     }
 }
 
