@@ -471,6 +471,7 @@ impl Validator<'_> {
             None => NO_CELLS_PRINT,
         };
         if cells != NO_CELLS_PRINT
+            && !sh.register.is_empty()
             && let Some(key) = validate::key_of(rec, self.plan, mapping, self.ctx)
             && sh.register.observe_cells(
                 key.expose(),
