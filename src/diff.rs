@@ -14,11 +14,12 @@ use crate::occurrence::{First, Occurrence};
 use crate::seal::{CellsPrint, Fingerprint, NO_CELLS_PRINT};
 use crate::value::Value;
 
-/// The register as the diff needs it: per person, the fingerprint and whether they are ended.
+/// The register as the diff needs it: per person, the fingerprint, the cells print and whether
+/// they are ended.
 ///
 /// Kept compact because it is the one structure that grows with the register: the keys live in
 /// one string arena, the entries in one vector, and the hash index holds only entry numbers
-/// (about 45 bytes a person). Where a person first occurred in this file is kept per entry in
+/// (about 70 bytes a person with the atomics below). Where a person first occurred in this file is kept per entry in
 /// atomics (0 = not yet), so the validator threads can classify rows against a shared register
 /// and tell a key's first row from its repeats in one pass.
 #[derive(Default)]
@@ -324,6 +325,8 @@ pub struct Counts {
     pub rejected: u64,
     /// Per field name: how many changed, ended or rehired rows differ in it.
     pub changed_fields: BTreeMap<String, u64>,
+    /// Of the unchanged, those the quick cells check found without validating them.
+    pub unvalidated: u64,
 }
 
 impl Counts {

@@ -115,6 +115,7 @@ pub async fn ingest<S: Store>(store: &S, req: &Request<'_>) -> Report {
         new = report.counts.new,
         changed = report.counts.changed,
         rejected = report.counts.rejected,
+        unvalidated = report.unvalidated,
         duration_ms = elapsed_ms(started),
         "Run finished."
     );
@@ -196,6 +197,7 @@ async fn run<S: Store>(
     report.timings_ms.insert("validate_diff_apply".into(), elapsed_ms(t));
 
     report.counts = (&counts).into();
+    report.unvalidated = counts.unvalidated;
     report.changed_fields = counts.changed_fields.clone();
     match guard::guard(&counts, shared.register.active(), req.mapping.mode, &req.mapping.policy) {
         Verdict::Held(reasons) => {
@@ -250,6 +252,8 @@ struct ValidRow {
 struct Validated {
     rows: u64,
     unchanged: u64,
+    /// Of `unchanged`, those found by the quick cells check.
+    unvalidated: u64,
     /// New people, already sealed under their new data keys.
     new: Vec<(NewKey, PersonWrite)>,
     compare: Vec<ValidRow>,
@@ -463,12 +467,10 @@ impl Validator<'_> {
     ) {
         let sh = self.shared;
         let mapping = &*sh.mapping;
-        let cells = match validate::mapped_cells(rec, self.plan) {
-            Some(c) => {
-                seal::encode_cells(c, encoded);
-                self.cells_key.print(encoded)
-            }
-            None => NO_CELLS_PRINT,
+        let cells = if validate::encode_cells(rec, self.plan, mapping, self.ctx, encoded) {
+            self.cells_key.print(encoded)
+        } else {
+            NO_CELLS_PRINT
         };
         if cells != NO_CELLS_PRINT
             && !sh.register.is_empty()
@@ -481,6 +483,7 @@ impl Validator<'_> {
             )
         {
             out.unchanged += 1;
+            out.unvalidated += 1;
             return;
         }
         match validate::validate(rec, self.plan, mapping, self.ctx) {
@@ -573,6 +576,7 @@ impl<S: Store> Sink<'_, S> {
     fn take(&mut self, v: Validated) {
         self.counts.rows += v.rows;
         self.counts.unchanged += v.unchanged;
+        self.counts.unvalidated += v.unvalidated;
         self.counts.new += v.new.len() as u64;
         for (key, write) in v.new {
             self.batch.keys.push(key);
@@ -698,7 +702,14 @@ impl<S: Store> Sink<'_, S> {
                     }
                     continue;
                 }
-                First::Unchanged => self.counts.remove(Class::Unchanged),
+                First::Unchanged => {
+                    // Its row may have queued a new cells print: the stored one goes back.
+                    self.counts.remove(Class::Unchanged);
+                    let stored =
+                        sh.register.cells(&key).ok_or(IngestError::Internal("an unchanged key is not registered"))?;
+                    self.batch.cells.retain(|(k, _)| k != &key);
+                    self.batch.cells.push((key.clone(), stored));
+                }
                 First::New => self.counts.remove(Class::New),
                 First::Compare => {
                     let (class, fields) =

@@ -35,6 +35,9 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detected: Option<DetectedJson>,
     pub timings_ms: BTreeMap<String, u64>,
+    /// Rows found unchanged by the quick cells check, without validation (logged, not printed).
+    #[serde(skip)]
+    pub unvalidated: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -103,6 +106,7 @@ impl Report {
             error: None,
             detected: None,
             timings_ms: BTreeMap::new(),
+            unvalidated: 0,
         }
     }
 

@@ -117,8 +117,8 @@ impl Drop for CellsKey {
 }
 
 impl CellsKey {
-    /// The print of a row's mapped cells, `encoded` as `encode_cells` writes them; never
-    /// `NO_CELLS_PRINT`.
+    /// The print of a row's mapped cells, `encoded` as `validate::encode_cells` writes them;
+    /// never `NO_CELLS_PRINT`.
     pub fn print(&self, encoded: &[u8]) -> CellsPrint {
         let h = blake3::keyed_hash(&self.0, encoded);
         let mut out = [0u8; CELLS_PRINT];
@@ -127,15 +127,6 @@ impl CellsKey {
             out[0] = 1;
         }
         out
-    }
-}
-
-/// Encodes cells for `CellsKey::print`: each length-prefixed, so no two rows share an encoding.
-pub fn encode_cells<'a>(cells: impl Iterator<Item = &'a str>, out: &mut Vec<u8>) {
-    out.clear();
-    for c in cells {
-        out.extend_from_slice(&u32::try_from(c.len()).unwrap_or(u32::MAX).to_le_bytes());
-        out.extend_from_slice(c.as_bytes());
     }
 }
 
@@ -173,14 +164,17 @@ impl TenantKeys {
         TenantKeys { tenant: tenant.clone(), wrap: secret, fingerprint, hash }
     }
 
-    /// The key of the cells prints for rows read under `mapping_digest` from a workbook or not:
-    /// the same cells mean the same values only under the same mapping and cell rendering.
+    /// The key of the cells prints for rows read under `mapping_digest` from a workbook or not,
+    /// by this version of hrfeed: the same cells mean the same values only under the same
+    /// mapping, cell rendering and validation code (a new release validates every row once).
     pub fn cells_key(&self, mapping_digest: &[u8; 32], workbook: bool) -> CellsKey {
-        let mut material = Vec::with_capacity(65);
+        let version = env!("CARGO_PKG_VERSION").as_bytes();
+        let mut material = Vec::with_capacity(65 + version.len());
         material.extend_from_slice(&self.fingerprint);
         material.extend_from_slice(mapping_digest);
         material.push(u8::from(workbook));
-        let key = CellsKey(blake3::derive_key("hrfeed 2026 cells print v1", &material));
+        material.extend_from_slice(version);
+        let key = CellsKey(blake3::derive_key("hrfeed 2026 cells print v2", &material));
         material.zeroize();
         key
     }
@@ -370,12 +364,15 @@ mod tests {
     }
 
     #[test]
-    fn cells_prints_depend_on_the_cells_their_split_the_mapping_and_the_rendering() {
+    fn cells_prints_depend_on_the_encoded_cells_the_mapping_and_the_rendering() {
         let master = MasterKey(Secret([7; 32]));
         let (keys, _) = TenantKeys::generate(&master, &tenant());
         let print = |key: &CellsKey, cells: &[&str]| {
             let mut buf = Vec::new();
-            encode_cells(cells.iter().copied(), &mut buf);
+            for c in cells {
+                buf.extend_from_slice(&(c.len() as u64).to_le_bytes());
+                buf.extend_from_slice(c.as_bytes());
+            }
             key.print(&buf)
         };
         let csv = keys.cells_key(&[1; 32], false);

@@ -120,6 +120,14 @@ pub enum FieldType {
 }
 
 impl FieldType {
+    /// Whether validating a value of this type reads more than the value and the mapping: an
+    /// identity number's century and validity follow today's date.
+    pub fn reads_today(&self) -> bool {
+        matches!(self, FieldType::Personnummer { .. })
+    }
+}
+
+impl FieldType {
     pub fn name(&self) -> &'static str {
         match self {
             FieldType::String => "string",

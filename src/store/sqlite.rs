@@ -45,12 +45,17 @@ fn register_entries(packed: &[u8]) -> impl Iterator<Item = Result<(&str, Fingerp
     })
 }
 
-/// The page's last key, where the next page starts; checks the entry count on the way.
+/// The page's last key, where the next page starts; checks the entry count and that the keys
+/// come in strictly increasing order (pages then cannot overlap) on the way.
 fn last_key(count: i64, packed: &[u8]) -> Result<String, StoreError> {
-    let mut last = None;
+    let mut last: Option<&str> = None;
     let mut n = 0i64;
     for entry in register_entries(packed) {
-        last = Some(entry?.0);
+        let key = entry?.0;
+        if last.is_some_and(|l| l >= key) {
+            return Err(malformed_page());
+        }
+        last = Some(key);
         n += 1;
     }
     match last {
@@ -59,7 +64,16 @@ fn last_key(count: i64, packed: &[u8]) -> Result<String, StoreError> {
     }
 }
 
-/// Adds one packed page to the register.
+/// A spawned page read that stops when its result is no longer wanted (the load failed).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Adds one packed page (checked by `last_key`) to the register.
 fn unpack_register(packed: &[u8], ended: &[u8], register: &mut Register) -> Result<(), StoreError> {
     let mut flags = ended.iter();
     for entry in register_entries(packed) {
@@ -272,11 +286,20 @@ impl Store for SqliteStore {
                 .await
             })
         };
-        let mut next = fetch(String::new());
+        let mut next = AbortOnDrop(fetch(String::new()));
         loop {
-            let page = next.await.map_err(|_| StoreError::Database("the register load stopped".into()))??;
-            let (count @ 1.., Some(packed), Some(ended)) = page else { break };
-            next = fetch(last_key(count, &packed)?);
+            let page = match (&mut next.0).await {
+                Ok(page) => page?,
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(_) => return Err(StoreError::Database("the register load was cancelled".into())),
+            };
+            let (count, Some(packed), Some(ended)) = page else {
+                if page.0 == 0 {
+                    break;
+                }
+                return Err(malformed_page());
+            };
+            next = AbortOnDrop(fetch(last_key(count, &packed)?));
             unpack_register(&packed, &ended, &mut register)?;
         }
         Ok(register)
@@ -550,5 +573,50 @@ impl Apply for SqliteApply {
             tracing::warn!(error = %StoreError::from(e), "A checkpoint after the commit failed; the next one catches up.");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn entry(fp: u8, cells: u8, key: &str) -> Vec<u8> {
+        let mut e = vec![fp; FINGERPRINT];
+        e.extend_from_slice(&[cells; CELLS_PRINT]);
+        e.extend_from_slice(key.as_bytes());
+        e
+    }
+
+    fn page(entries: &[Vec<u8>]) -> Vec<u8> {
+        entries.join(&KEY_END[..])
+    }
+
+    #[test]
+    fn a_packed_page_reads_back_with_any_fingerprint_bytes() {
+        // Fingerprints and prints may hold the key separator; keys may hold any text.
+        let packed = page(&[entry(0xFF, 0xFF, "a\u{1e}1"), entry(0x00, 0x01, "b"), entry(0x1E, 0xFF, "ö")]);
+        assert_eq!(last_key(3, &packed).unwrap(), "ö");
+        let mut r = Register::default();
+        unpack_register(&packed, b"010", &mut r).unwrap();
+        assert_eq!(r.get(&EmployeeKey::new("a\u{1e}1")), Some(([0xFF; 16], false)));
+        assert_eq!(r.cells(&EmployeeKey::new("b")), Some([1; 8]));
+        assert_eq!(r.get(&EmployeeKey::new("ö")), Some(([0x1E; 16], false)));
+        assert_eq!(r.get(&EmployeeKey::new("b")).map(|e| e.1), Some(true));
+    }
+
+    #[test]
+    fn a_malformed_page_is_an_error_not_a_wrong_register() {
+        let good = page(&[entry(1, 1, "a"), entry(2, 2, "b")]);
+        assert!(last_key(3, &good).is_err(), "a wrong count");
+        assert!(last_key(2, &good[..good.len() - 12]).is_err(), "a truncated entry");
+        assert!(last_key(2, &page(&[entry(1, 1, "b"), entry(2, 2, "a")])).is_err(), "keys out of order");
+        assert!(last_key(2, &page(&[entry(1, 1, "a"), entry(2, 2, "a")])).is_err(), "a key twice");
+        let mut bad_utf8 = entry(1, 1, "a");
+        bad_utf8.push(0xC3);
+        assert!(last_key(1, &bad_utf8).is_err(), "a key that is not text");
+        for ended in [&b"0"[..], b"011", b"0x"] {
+            assert!(unpack_register(&good, ended, &mut Register::default()).is_err(), "{ended:?}");
+        }
     }
 }

@@ -198,13 +198,38 @@ pub fn key_of(record: &Record, plan: &Plan, mapping: &Mapping, ctx: Context) -> 
     check_field(record.cells.get(c).unwrap_or(""), mapping.key_field(), ctx).ok().flatten()
 }
 
-/// The record's mapped cells as read, in mapping order (a column the file lacks reads as
-/// empty); `None` if one is not valid text.
-pub fn mapped_cells<'r>(record: &'r Record, plan: &'r Plan) -> Option<impl Iterator<Item = &'r str>> {
-    if plan.columns.iter().flatten().any(|&c| record.invalid_text_at == Some(c)) {
-        return None;
+/// Encodes into `out` what decides a record's validation, for the quick check's cells print:
+/// each mapped cell as read, in mapping order (a column the file lacks reads as empty), each
+/// length-prefixed; a field whose rule also reads today (an identity number: its century and
+/// whether its birth date lies ahead) as its result today instead. `false` if a mapped cell is
+/// not valid text (the row is then rejected, so it has no print).
+pub fn encode_cells(record: &Record, plan: &Plan, mapping: &Mapping, ctx: Context, out: &mut Vec<u8>) -> bool {
+    fn push(out: &mut Vec<u8>, tag: u8, text: &str) {
+        out.push(tag);
+        out.extend_from_slice(&u64::try_from(text.len()).unwrap_or(u64::MAX).to_le_bytes());
+        out.extend_from_slice(text.as_bytes());
     }
-    Some(plan.columns.iter().map(|c| c.and_then(|c| record.cells.get(c)).unwrap_or("")))
+    out.clear();
+    for (i, field) in mapping.fields.iter().enumerate() {
+        let cell = match plan.columns[i] {
+            Some(c) if record.invalid_text_at == Some(c) => return false,
+            Some(c) => record.cells.get(c).unwrap_or(""),
+            None => "",
+        };
+        if !field.kind.reads_today() {
+            push(out, b'c', cell);
+            continue;
+        }
+        match check_field(cell, field, ctx) {
+            Ok(v) => push(out, b'v', v.as_ref().map_or("", Value::expose)),
+            Err(rules) => {
+                for r in rules {
+                    push(out, b'e', r.as_str());
+                }
+            }
+        }
+    }
+    true
 }
 
 /// Checks one cell against one field's rules; `Ok(None)` for an allowed empty cell.

@@ -192,12 +192,15 @@ async fn odd_keys<S: Store>(s: S) {
     assert_eq!(got, want);
 }
 
-/// A register of many pages comes back whole, odd keys in the middle of a page included.
+/// A register of several SQLite pages (50,000 people each) comes back whole, odd keys in the
+/// middle of a page and at a page's end included.
 async fn large_register<S: Store>(s: S) {
     let acme = TenantId::parse("acme").unwrap();
     let run = RunId::new_random();
-    let mut keys: Vec<String> = (0..45_000).map(|i| format!("k{i:06}")).collect();
+    let mut keys: Vec<String> = (0..110_000).map(|i| format!("k{i:06}")).collect();
     keys.extend(["k022500\u{1e}odd".to_owned(), "k022500;x:1".to_owned(), "k0225005".to_owned()]);
+    // Sorted, these make the 50,000th key one with a multi-byte character.
+    keys.push("k049995ÿ".to_owned());
     let fp = |i: usize| -> [u8; 16] {
         let mut f = [0u8; 16];
         f[..8].copy_from_slice(&(i as u64).to_le_bytes());

@@ -131,6 +131,23 @@ impl Workspace {
         (out.status.code().unwrap_or(-1), report)
     }
 
+    /// `ingest` with `HRFEED_LOG=info`: (exit code, report, rows the quick cells check found
+    /// unchanged without validating them, from the `Run finished.` event).
+    pub fn ingest_logged(&self, file: &Path, extra: &[&str]) -> (i32, serde_json::Value, u64) {
+        let mut args = vec!["ingest", file.to_str().unwrap(), "--tenant", "acme", "--report", "json"];
+        args.extend_from_slice(extra);
+        let out = self.command(&args).env("HRFEED_LOG", "info").output().unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let log = String::from_utf8_lossy(&out.stderr);
+        let unvalidated = log
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("unvalidated="))
+            .unwrap_or_else(|| panic!("no unvalidated count in the log: {log}"))
+            .parse()
+            .unwrap();
+        (out.status.code().unwrap_or(-1), report, unvalidated)
+    }
+
     /// Row counts per table, through the library (both backends).
     pub fn table_counts(&self) -> Vec<(String, i64)> {
         use hrfeed::store::Store;
