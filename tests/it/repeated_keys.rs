@@ -4,29 +4,12 @@
 
 use std::path::Path;
 
-use crate::support::{Backend, Workspace, counts, fixtures};
+use crate::support::{Backend, Workspace, counts, reference_day1, write_csv};
 
 const KEY: usize = 0; // Anst.nr
 const EMAIL: usize = 4; // E-post
 const TITLE: usize = 9; // Befattning
 const END: usize = 12; // Slutdatum
-
-/// The reference day-1 export: header and records.
-fn reference() -> (csv::StringRecord, Vec<csv::StringRecord>) {
-    let text = std::fs::read_to_string(fixtures().join("reference/day1.utf8bom.csv")).unwrap();
-    let mut r = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
-    let header = r.headers().unwrap().clone();
-    (header, r.records().map(Result::unwrap).collect())
-}
-
-fn write(path: &Path, header: &csv::StringRecord, rows: &[csv::StringRecord]) {
-    let mut w = csv::Writer::from_path(path).unwrap();
-    w.write_record(header).unwrap();
-    for r in rows {
-        w.write_record(r).unwrap();
-    }
-    w.flush().unwrap();
-}
 
 fn with(rec: &csv::StringRecord, col: usize, value: &str) -> csv::StringRecord {
     rec.iter().enumerate().map(|(i, v)| if i == col { value } else { v }).collect()
@@ -43,12 +26,12 @@ fn table(ws: &Workspace, name: &str) -> i64 {
 
 fn repeated_keys(backend: Backend) {
     let Some(ws) = Workspace::new(backend) else { return };
-    let (header, all) = reference();
+    let (header, all) = reference_day1();
     // The whole export: the repeats come more than one validator chunk (2048 rows) after their first rows.
     let day1 = all;
     let n = day1.len();
     let day1_path = ws.path().join("day1.csv");
-    write(&day1_path, &header, &day1);
+    write_csv(&day1_path, &header, &day1);
     let (code, r1) = ws.ingest(&day1_path, &[]);
     assert_eq!((code, r1["counts"]["new"].as_u64()), (0, Some(n as u64)), "{r1}");
     let key = |i: usize| day1[i][KEY].to_owned();
@@ -79,7 +62,7 @@ fn repeated_keys(backend: Backend) {
         day1[18].clone(),
     ]);
     let day2_path = ws.path().join("day2.csv");
-    write(&day2_path, &header, &day2);
+    write_csv(&day2_path, &header, &day2);
 
     let (dry_code, dry) = ws.ingest(&day2_path, &["--dry-run"]);
     let (code, r2) = ws.ingest(&day2_path, &[]);
@@ -140,7 +123,7 @@ fn repeated_keys(backend: Backend) {
     let mut state: Vec<_> = (0..n - 1).map(|i| if i == 7 { day2[7].clone() } else { day1[i].clone() }).collect();
     state.reverse();
     let state_path = ws.path().join("state.csv");
-    write(&state_path, &header, &state);
+    write_csv(&state_path, &header, &state);
     let (_, r3, quick) = ws.ingest_logged(&state_path, &["--dry-run"]);
     assert_eq!((r3["counts"]["unchanged"].as_u64(), quick), (Some(n as u64 - 1), n as u64 - 1), "{r3}");
 }

@@ -171,3 +171,21 @@ pub fn counts(report: &serde_json::Value) -> Vec<(String, u64)> {
         .map(|k| ((*k).to_owned(), report["counts"][*k].as_u64().unwrap_or(u64::MAX)))
         .collect()
 }
+
+/// The reference day-1 export (UTF-8 with BOM): header and records.
+pub fn reference_day1() -> (csv::StringRecord, Vec<csv::StringRecord>) {
+    let text = std::fs::read_to_string(fixtures().join("reference/day1.utf8bom.csv")).unwrap();
+    let mut r = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    let header = r.headers().unwrap().clone();
+    (header, r.records().map(Result::unwrap).collect())
+}
+
+/// Writes a comma-separated UTF-8 export.
+pub fn write_csv(path: &Path, header: &csv::StringRecord, rows: &[csv::StringRecord]) {
+    let mut w = csv::Writer::from_path(path).unwrap();
+    w.write_record(header).unwrap();
+    for r in rows {
+        w.write_record(r).unwrap();
+    }
+    w.flush().unwrap();
+}

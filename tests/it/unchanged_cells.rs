@@ -4,26 +4,10 @@
 
 use std::path::Path;
 
-use crate::support::{Backend, Workspace, fixtures};
+use crate::support::{Backend, Workspace, reference_day1, write_csv};
 
 const PNR: usize = 1; // Personnummer
 const TITLE: usize = 9; // Befattning
-
-fn reference() -> (csv::StringRecord, Vec<csv::StringRecord>) {
-    let text = std::fs::read_to_string(fixtures().join("reference/day1.utf8bom.csv")).unwrap();
-    let mut r = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
-    let header = r.headers().unwrap().clone();
-    (header, r.records().map(Result::unwrap).collect())
-}
-
-fn write(path: &Path, header: &csv::StringRecord, rows: &[csv::StringRecord]) {
-    let mut w = csv::Writer::from_path(path).unwrap();
-    w.write_record(header).unwrap();
-    for r in rows {
-        w.write_record(r).unwrap();
-    }
-    w.flush().unwrap();
-}
 
 /// A ten-digit identity number with its Luhn control digit, from nine digits.
 fn short_pnr(nine: &str) -> String {
@@ -40,9 +24,9 @@ fn short_pnr(nine: &str) -> String {
 
 fn a_changed_mapping_validates_the_same_cells_afresh(backend: Backend) {
     let Some(ws) = Workspace::new(backend) else { return };
-    let (header, rows) = reference();
+    let (header, rows) = reference_day1();
     let day1 = ws.path().join("day1.csv");
-    write(&day1, &header, &rows);
+    write_csv(&day1, &header, &rows);
     let (code, r1) = ws.ingest(&day1, &[]);
     assert_eq!(code, 0, "{r1}");
     let valid = r1["counts"]["new"].as_u64().unwrap();
@@ -53,7 +37,7 @@ fn a_changed_mapping_validates_the_same_cells_afresh(backend: Backend) {
     let mut reversed = rows.clone();
     reversed.reverse();
     let again = ws.path().join("again.csv");
-    write(&again, &header, &reversed);
+    write_csv(&again, &header, &reversed);
     let (code, r2, quick) = ws.ingest_logged(&again, &["--dry-run"]);
     assert_eq!(code, 0, "{r2}");
     assert_eq!(r2["counts"]["unchanged"].as_u64(), Some(valid), "{r2}");
@@ -87,19 +71,19 @@ fn a_changed_mapping_validates_the_same_cells_afresh(backend: Backend) {
 /// The quick check must not keep yesterday's reading of the same cells.
 fn a_new_day_that_changes_a_cells_meaning_validates_it_afresh(backend: Backend) {
     let Some(ws) = Workspace::new(backend) else { return };
-    let (header, mut rows) = reference();
+    let (header, mut rows) = reference_day1();
     rows.truncate(20);
     rows[3] =
         rows[3].iter().enumerate().map(|(i, v)| if i == PNR { short_pnr("261125456") } else { v.to_owned() }).collect();
     let day1 = ws.path().join("day1.csv");
-    write(&day1, &header, &rows);
+    write_csv(&day1, &header, &rows);
     let (code, r1) = ws.ingest(&day1, &["--now", "2026-11-24"]);
     assert_eq!((code, r1["counts"]["new"].as_u64()), (0, Some(20)), "{r1}");
 
     // The same cells the same day: all found by the quick check.
     rows.reverse();
     let again = ws.path().join("again.csv");
-    write(&again, &header, &rows);
+    write_csv(&again, &header, &rows);
     let (_, same_day, quick) = ws.ingest_logged(&again, &["--dry-run", "--now", "2026-11-24"]);
     assert_eq!((same_day["counts"]["unchanged"].as_u64(), quick), (Some(20), 20), "{same_day}");
 
