@@ -2,8 +2,6 @@
 //! stays as they were, whatever its first row had become (changed, unchanged, ended, new,
 //! rejected) — on both backends, in a dry run too.
 
-use std::path::Path;
-
 use crate::support::{Backend, Workspace, counts, reference_day1, write_csv};
 
 const KEY: usize = 0; // Anst.nr

@@ -2,8 +2,6 @@
 //! mapping they were read under, and today's meaning of an identity number, are part of that
 //! check, so a changed mapping or a new day that changes what a cell means validates afresh.
 
-use std::path::Path;
-
 use crate::support::{Backend, Workspace, reference_day1, write_csv};
 
 const PNR: usize = 1; // Personnummer
