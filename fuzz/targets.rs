@@ -175,7 +175,8 @@ fn read_to_end(path: &Path, options: &ReadOptions, lines: Lines) {
         line = record.line;
         assert_eq!(record.cells.len(), header.columns.len(), "row {row}: one cell per header column");
         assert!(record.cells.iter().all(|c| c.len() <= options.max_field_bytes), "row {row}: a cell over the limit");
-        if let Some(i) = record.invalid_text_at {
+        assert!(record.invalid_text.windows(2).all(|w| w[0] < w[1]), "row {row}: invalid cells listed once, in order");
+        for &i in &record.invalid_text {
             assert_eq!(record.cells.get(i), Some(""), "row {row}: the invalid cell {i} is empty");
         }
         let _ = records.progress();

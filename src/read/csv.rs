@@ -112,7 +112,7 @@ impl CsvRecords {
         self.row += 1;
         record.row = self.row;
         record.line = line;
-        record.invalid_text_at = None;
+        record.invalid_text.clear();
         let found = self.raw.as_ref().map_or(0, ::csv::ByteRecord::len);
         let extra_blank = || self.raw.as_ref().is_some_and(|raw| raw.iter().skip(self.columns).all(is_blank));
         if found < self.columns || (found > self.columns && !extra_blank()) {
@@ -134,7 +134,7 @@ impl CsvRecords {
                 Some(text) => record.cells.push_field(text),
                 None => {
                     record.cells.push_field("");
-                    record.invalid_text_at.get_or_insert(i);
+                    record.invalid_text.push(i);
                 }
             }
         }
@@ -376,8 +376,8 @@ mod tests {
     use super::super::{EncodingChoice, ReadOptions, Records, open};
     use super::*;
 
-    /// One data row as read: (row, line, cells, invalid_text_at).
-    type Row = (u64, u64, Vec<String>, Option<usize>);
+    /// One data row as read: (row, line, cells, invalid_text).
+    type Row = (u64, u64, Vec<String>, Vec<usize>);
 
     fn file(bytes: &[u8], suffix: &str) -> tempfile::NamedTempFile {
         let mut f = tempfile::Builder::new().suffix(suffix).tempfile().unwrap();
@@ -393,7 +393,7 @@ mod tests {
         let mut record = Record::default();
         while records.next_into(&mut record)? {
             let cells = record.cells.iter().map(str::to_owned).collect();
-            rows.push((record.row, record.line, cells, record.invalid_text_at));
+            rows.push((record.row, record.line, cells, record.invalid_text.clone()));
         }
         Ok((records.header().clone(), rows))
     }
@@ -482,9 +482,9 @@ mod tests {
         assert_eq!(
             rows,
             [
-                (1, 2, vec!["1".to_owned(), "two\r\nlines".to_owned()], None),
-                (2, 5, vec!["2".to_owned(), "x".to_owned()], None),
-                (3, 6, vec!["3".to_owned(), "a \"q\"".to_owned()], None),
+                (1, 2, vec!["1".to_owned(), "two\r\nlines".to_owned()], vec![]),
+                (2, 5, vec!["2".to_owned(), "x".to_owned()], vec![]),
+                (3, 6, vec!["3".to_owned(), "a \"q\"".to_owned()], vec![]),
             ]
         );
     }
@@ -537,11 +537,13 @@ mod tests {
 
         let mut data = "Förnamn;Efternamn\n".as_bytes().to_vec();
         data.extend("Åsa;Öberg\n".repeat(8000).as_bytes());
-        data.extend(b"ok;\xC5sa\nb;c\n");
+        data.extend(b"ok;\xC5sa\nb;c\n\xC5;\xC5\n");
         let (header, rows) = read_all(&data, &ReadOptions::default()).unwrap();
         assert_eq!(header.detected.encoding, "utf-8");
-        assert_eq!(rows[8000], (8001, 8002, vec!["ok".to_owned(), String::new()], Some(1)));
-        assert_eq!(rows[8001].3, None);
+        assert_eq!(rows[8000], (8001, 8002, vec!["ok".to_owned(), String::new()], vec![1]));
+        assert!(rows[8001].3.is_empty());
+        // Every broken cell is marked, not only the first: the second may be a mapped one.
+        assert_eq!(rows[8002], (8003, 8004, vec![String::new(), String::new()], vec![0, 1]));
     }
 
     #[test]

@@ -106,9 +106,9 @@ pub struct Record {
     /// The cells, as text, one per header column. Workbook cells are rendered as text: integers
     /// without `.0`, dates as `YYYY-MM-DD`, text as is (leading zeros kept).
     pub cells: ::csv::StringRecord,
-    /// Index of the first cell that was not valid text in the file's encoding (the cell is then
-    /// empty in `cells`); the row must be rejected with `Rule::Encoding`.
-    pub invalid_text_at: Option<usize>,
+    /// Indices of the cells that were not valid text in the file's encoding, ascending (each is
+    /// then empty in `cells`); a row with one in a mapped column is rejected with `Rule::Encoding`.
+    pub invalid_text: Vec<usize>,
 }
 
 /// A file that cannot be read at all. Every variant names a position, never cell content.

@@ -143,7 +143,7 @@ impl SheetRecords {
         self.row += 1;
         record.row = self.row;
         record.line = sheet_row.line;
-        record.invalid_text_at = None;
+        record.invalid_text.clear();
         record.cells.clear();
 
         let first_col = self.first_col;
@@ -168,7 +168,7 @@ impl SheetRecords {
         for c in 0..self.columns {
             let cell = sheet_row.cells.get(self.at[c]).map_or(&Data::Empty, |(_, d)| d);
             if !cell_text(cell, &mut self.scratch) {
-                record.invalid_text_at.get_or_insert(c);
+                record.invalid_text.push(c);
             }
             if self.scratch.len() > self.max_field_bytes {
                 return Err(ReadError::FieldTooLarge { line: record.line, limit: self.max_field_bytes });
@@ -451,8 +451,8 @@ mod tests {
     use super::super::{Records, open};
     use super::*;
 
-    /// One data row as read: (row, line, cells, invalid_text_at).
-    type Row = (u64, u64, Vec<String>, Option<usize>);
+    /// One data row as read: (row, line, cells, invalid_text).
+    type Row = (u64, u64, Vec<String>, Vec<usize>);
 
     fn read_all(path: &Path, options: &ReadOptions) -> Result<(Header, Vec<Row>), ReadError> {
         let mut records: Records = open(path, options)?;
@@ -463,7 +463,7 @@ mod tests {
                 record.row,
                 record.line,
                 record.cells.iter().map(str::to_owned).collect(),
-                record.invalid_text_at,
+                record.invalid_text.clone(),
             ));
         }
         Ok((records.header().clone(), rows))
@@ -531,7 +531,7 @@ mod tests {
                     1,
                     top + 2,
                     ["000123", "QZXÅsa", "100", "2024-03-01", "46022", "41250.5", "true"].map(str::to_owned).to_vec(),
-                    None
+                    vec![]
                 )
             );
             assert_eq!(rows[1].2[2], "0.30000000000000004");
@@ -676,7 +676,7 @@ mod tests {
         let (header, rows) = read_all(f.path(), &hints()).unwrap();
         assert_eq!(header.detected.format, "ods");
         assert_eq!((header.columns.len(), header.line), (3, 2));
-        assert_eq!(rows, [(1, 3, ["0007", "2024-03-01", "32000"].map(str::to_owned).to_vec(), None)]);
+        assert_eq!(rows, [(1, 3, ["0007", "2024-03-01", "32000"].map(str::to_owned).to_vec(), vec![])]);
     }
 
     proptest! {

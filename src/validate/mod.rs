@@ -144,7 +144,7 @@ pub fn validate(record: &Record, plan: &Plan, mapping: &Mapping, ctx: Context) -
     let mut errors = Vec::new();
     for (i, field) in mapping.fields.iter().enumerate() {
         let cell = match plan.columns[i] {
-            Some(c) if record.invalid_text_at == Some(c) => {
+            Some(c) if record.invalid_text.contains(&c) => {
                 errors.push(CellError { field: i, rule: Rule::Encoding });
                 values.push(None);
                 continue;
@@ -192,7 +192,7 @@ pub fn validate(record: &Record, plan: &Plan, mapping: &Mapping, ctx: Context) -
 /// rest of the row (the quick check of unchanged rows needs only the key).
 pub fn key_of(record: &Record, plan: &Plan, mapping: &Mapping, ctx: Context) -> Option<Value> {
     let c = plan.columns[mapping.key]?;
-    if record.invalid_text_at == Some(c) {
+    if record.invalid_text.contains(&c) {
         return None;
     }
     check_field(record.cells.get(c).unwrap_or(""), mapping.key_field(), ctx).ok().flatten()
@@ -212,7 +212,7 @@ pub fn encode_cells(record: &Record, plan: &Plan, mapping: &Mapping, ctx: Contex
     out.clear();
     for (i, field) in mapping.fields.iter().enumerate() {
         let cell = match plan.columns[i] {
-            Some(c) if record.invalid_text_at == Some(c) => return false,
+            Some(c) if record.invalid_text.contains(&c) => return false,
             Some(c) => record.cells.get(c).unwrap_or(""),
             None => "",
         };

@@ -65,3 +65,39 @@ fn sqlite_bad_input_corpus() {
 fn postgres_bad_input_corpus() {
     replay(Backend::Postgres);
 }
+
+/// A row whose text is broken in an unmapped column and then in a mapped one is rejected for
+/// the mapped one: every broken cell counts, not only the first.
+#[test]
+fn every_broken_cell_of_a_row_is_seen() {
+    let Some(ws) = Workspace::new(Backend::Sqlite) else { return };
+    let (header, mut rows) = crate::support::reference_day1();
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let (union, title) = (column("Fackförbund"), column("Befattning"));
+    assert!(union < title, "the unmapped union column comes first");
+    // The last row (past the first 64 KiB, so the file still reads as UTF-8) gets invalid bytes
+    // in the unmapped union column and then in the mapped, optional job title.
+    let last = rows.len() - 1;
+    rows[last] = rows[last]
+        .iter()
+        .enumerate()
+        .map(|(i, v)| match i {
+            i if i == union => "@UNION@",
+            i if i == title => "@TITLE@",
+            _ => v,
+        })
+        .collect();
+    let path = ws.path().join("broken.csv");
+    crate::support::write_csv(&path, &header, &rows);
+    let text = std::fs::read(&path).unwrap();
+    let swap = |bytes: Vec<u8>, from: &[u8], to: &[u8]| -> Vec<u8> {
+        let at = bytes.windows(from.len()).position(|w| w == from).unwrap();
+        [&bytes[..at], to, &bytes[at + from.len()..]].concat()
+    };
+    let broken = swap(swap(text, b"@UNION@", b"\xC5"), b"@TITLE@", b"Chef \xC5");
+    std::fs::write(&path, broken).unwrap();
+    let (code, r) = ws.ingest(&path, &[]);
+    assert_eq!((code, r["counts"]["rejected"].as_u64()), (3, Some(1)), "{r}");
+    let rejections = r["rejections"].as_array().unwrap();
+    assert!(rejections.iter().any(|e| e["field"] == "job_title" && e["rule"] == "encoding"), "{r}");
+}
