@@ -21,8 +21,10 @@ use crate::receive;
 use crate::report::{DetectedJson, MAX_LISTED_REJECTIONS, Rejection, Report};
 use crate::seal::{self, CellsPrint, Fingerprint, MasterKey, NO_CELLS_PRINT, SealError, TenantKeys};
 use crate::store::{
-    Apply, Batch, Before, NewKey, PersonWrite, QuarantineRow, Restore, RunRecord, RunStatus, Store, StoreError,
+    Apply, Batch, Before, NewKey, PersonWrite, QuarantineRow, Restore, RunRecord, RunStatus, SealedPerson, Store,
+    StoreError,
 };
+use crate::task::Ahead;
 use crate::validate::{self, CellError, Context, Plan, PlanError, Rejected, Rule};
 use crate::value::Value;
 
@@ -30,6 +32,8 @@ use crate::value::Value;
 const ROWS_PER_BATCH: usize = 2048;
 /// Rows whose fingerprint differs are unsealed this many at a time.
 const COMPARE_BATCH: usize = 1024;
+/// Reads of stored records under way at once while the file streams on.
+const COMPARE_AHEAD: usize = 1;
 /// Writes are flushed to the open transaction at this many items.
 const WRITE_BATCH: usize = 4096;
 
@@ -551,6 +555,9 @@ impl Validator<'_> {
     }
 }
 
+/// A read of stored records under way.
+type StoredRead = Ahead<Result<Vec<SealedPerson>, StoreError>>;
+
 /// The apply side's state while the file streams through.
 struct Sink<'r, S: Store> {
     store: &'r S,
@@ -564,9 +571,11 @@ struct Sink<'r, S: Store> {
     counts: Counts,
     rejections: Vec<(u64, u64, CellError)>,
     truncated: bool,
-    /// Time spent fetching stored records to compare.
+    /// Time spent waiting for stored records to compare.
     load_ms: std::time::Duration,
     pending: Vec<ValidRow>,
+    /// Rows whose stored records are being read, oldest first.
+    comparing: std::collections::VecDeque<(Vec<ValidRow>, StoredRead)>,
     batch: Batch,
     /// What each compared row became, for undoing it should its key occur again.
     compared: std::collections::HashMap<EmployeeKey, (Class, Vec<usize>)>,
@@ -589,17 +598,41 @@ impl<S: Store> Sink<'_, S> {
         }
     }
 
-    /// Unseals the pending rows' stored values, classifies them and queues their writes.
-    async fn compare_pending(&mut self) -> Result<(), IngestError> {
+    /// Starts reading the pending rows' stored values, while the sink goes on with the file.
+    /// At most `COMPARE_AHEAD` reads are under way; beyond that the oldest is finished first.
+    async fn start_compare(&mut self) -> Result<(), IngestError> {
         if self.pending.is_empty() {
             return Ok(());
         }
+        if self.comparing.len() >= COMPARE_AHEAD {
+            self.finish_compare().await?;
+        }
         let pending = std::mem::take(&mut self.pending);
         let wanted: Vec<EmployeeKey> = pending.iter().map(|v| v.row.key.clone()).collect();
+        let (store, tenant) = (self.store.clone(), self.shared.tenant.clone());
+        let read = Ahead::spawn(async move { store.load_sealed(&tenant, &wanted).await });
+        self.comparing.push_back((pending, read));
+        Ok(())
+    }
+
+    /// Compares every row still pending or under way.
+    async fn finish_comparing(&mut self) -> Result<(), IngestError> {
+        self.start_compare().await?;
+        while !self.comparing.is_empty() {
+            self.finish_compare().await?;
+        }
+        Ok(())
+    }
+
+    /// Unseals the oldest read's stored values, classifies its rows and queues their writes.
+    async fn finish_compare(&mut self) -> Result<(), IngestError> {
+        let Some((pending, read)) = self.comparing.pop_front() else {
+            return Ok(());
+        };
         let t = Instant::now();
-        let stored = self.store.load_sealed(&self.shared.tenant, &wanted).await?;
+        let stored = read.finish().await.ok_or(IngestError::Internal("a register read was cancelled"))??;
         self.load_ms += t.elapsed();
-        let by_key: std::collections::HashMap<&EmployeeKey, &crate::store::SealedPerson> =
+        let by_key: std::collections::HashMap<&EmployeeKey, &SealedPerson> =
             stored.iter().map(|p| (&p.key, p)).collect();
         let (mapping, keys, tenant) = (&*self.shared.mapping, &self.shared.keys, &self.shared.tenant);
         let dates = Dates { start: mapping.start_date, end: mapping.end_date };
@@ -781,7 +814,7 @@ impl<S: Store> Sink<'_, S> {
     }
 
     /// A person's stored values in the quarantine's layout: every mapped field, key included.
-    fn unseal_for_quarantine(&self, p: &crate::store::SealedPerson) -> Result<Vec<Option<Value>>, IngestError> {
+    fn unseal_for_quarantine(&self, p: &SealedPerson) -> Result<Vec<Option<Value>>, IngestError> {
         let sh = self.shared;
         let dk = sh.keys.unwrap_data_key(p.key.as_str(), &p.wrapped_key)?;
         let (layout_id, values) = seal::decode(&dk.open(&person_aad(&sh.tenant, &p.key), &p.sealed)?)?;
@@ -854,6 +887,7 @@ async fn stream<S: Store>(
         truncated: false,
         load_ms: std::time::Duration::ZERO,
         pending: Vec::new(),
+        comparing: std::collections::VecDeque::new(),
         batch: Batch::default(),
         compared: std::collections::HashMap::new(),
     };
@@ -878,11 +912,11 @@ async fn stream<S: Store>(
             while let Some(v) = rx.recv().await {
                 sink.take(v);
                 if sink.pending.len() >= COMPARE_BATCH {
-                    sink.compare_pending().await?;
+                    sink.start_compare().await?;
                 }
                 sink.flush(&wtx, false).await?;
             }
-            sink.compare_pending().await
+            sink.finish_comparing().await
         }
         .await;
         drop(rx);

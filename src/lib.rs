@@ -17,6 +17,7 @@ pub mod receive;
 pub mod report;
 pub mod seal;
 pub mod store;
+pub mod task;
 pub mod telemetry;
 pub mod validate;
 pub mod value;

@@ -11,6 +11,7 @@ use super::{Apply, Batch, HistoryEntry, RunRecord, RunStatus, SealedPerson, Stor
 use crate::diff::{Class, Register};
 use crate::ids::{EmployeeKey, RunId, TenantId};
 use crate::seal::{CELLS_PRINT, CellsPrint, FINGERPRINT, Fingerprint};
+use crate::task::Ahead;
 
 /// Register entries per packed page in `load_register`.
 const REGISTER_PAGE: i64 = 50_000;
@@ -61,15 +62,6 @@ fn last_key(count: i64, packed: &[u8]) -> Result<String, StoreError> {
     match last {
         Some(key) if n == count => Ok(key.to_owned()),
         _ => Err(malformed_page()),
-    }
-}
-
-/// A spawned page read that stops when its result is no longer wanted (the load failed).
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 
@@ -271,11 +263,11 @@ impl Store for SqliteStore {
         // and the next page is read while this one is added to the register.
         let fetch = |after: String| {
             let (pool, tenant) = (self.register.clone(), tenant.as_str().to_owned());
-            tokio::spawn(async move {
+            Ahead::spawn(async move {
                 sqlx::query_as::<_, RegisterPage>(
                     "SELECT count(*), group_concat(fingerprint || cells || employee_id, $4), \
                      group_concat(ended, '') FROM (SELECT employee_id, ended, fingerprint, cells \
-                     FROM employees INDEXED BY employees_register \
+                     FROM employees \
                      WHERE tenant = $1 AND employee_id > $2 ORDER BY employee_id LIMIT $3)",
                 )
                 .bind(tenant)
@@ -286,20 +278,19 @@ impl Store for SqliteStore {
                 .await
             })
         };
-        let mut next = AbortOnDrop(fetch(String::new()));
+        let mut next = fetch(String::new());
         loop {
-            let page = match (&mut next.0).await {
-                Ok(page) => page?,
-                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                Err(_) => return Err(StoreError::Database("the register load was cancelled".into())),
+            let Some(page) = next.finish().await else {
+                return Err(StoreError::Database("the register load was cancelled".into()));
             };
+            let page = page?;
             let (count, Some(packed), Some(ended)) = page else {
                 if page.0 == 0 {
                     break;
                 }
                 return Err(malformed_page());
             };
-            next = AbortOnDrop(fetch(last_key(count, &packed)?));
+            next = fetch(last_key(count, &packed)?);
             unpack_register(&packed, &ended, &mut register)?;
         }
         Ok(register)
