@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::encoding::{self, CellText};
+use super::encoding;
 use super::sniff::{self, HeaderSearch, Verdict};
 use super::{Detected, Header, ReadError, ReadOptions, Record};
 
@@ -25,14 +25,11 @@ pub struct CsvRecords {
     reader: ::csv::Reader<Scanner<Box<dyn Read + Send>>>,
     /// The record being read; lent to the caller's `Record` on the fast path (see `next_into`).
     raw: Option<::csv::ByteRecord>,
-    cell_text: CellText,
     encoding: &'static str,
-    scratch: String,
     columns: usize,
     row: u64,
     /// The first data row, read ahead by `open` to tell a header-only file; its line.
     pending: Option<u64>,
-    max_field_bytes: usize,
     bytes_read: Arc<AtomicU64>,
     file_bytes: u64,
 }
@@ -53,13 +50,10 @@ impl CsvRecords {
         let mut records = CsvRecords {
             reader,
             raw: Some(::csv::ByteRecord::new()),
-            cell_text: source.cells,
             encoding: source.name,
-            scratch: String::new(),
             columns: 0,
             row: 0,
             pending: None,
-            max_field_bytes: options.max_field_bytes,
             bytes_read: source.bytes_read,
             file_bytes,
         };
@@ -78,24 +72,19 @@ impl CsvRecords {
         if !self.advance(record)? {
             return Ok(false);
         }
-        let line = record.line;
         let raw = self.raw.take().unwrap_or_default();
         // The fast path: the whole record is valid text as it stands, so it becomes the caller's
         // record by swapping buffers; the caller's old buffer is read into next time.
-        if self.cell_text == CellText::Utf8 || raw.as_slice().is_ascii() {
-            match ::csv::StringRecord::from_byte_record(raw) {
-                Ok(mut cells) => {
-                    cells.truncate(self.columns);
-                    std::mem::swap(&mut record.cells, &mut cells);
-                    self.raw = Some(cells.into_byte_record());
-                    return Ok(true);
-                }
-                Err(error) => self.raw = Some(error.into_byte_record()),
+        match ::csv::StringRecord::from_byte_record(raw) {
+            Ok(mut cells) => {
+                cells.truncate(self.columns);
+                std::mem::swap(&mut record.cells, &mut cells);
+                self.raw = Some(cells.into_byte_record());
+                return Ok(true);
             }
-        } else {
-            self.raw = Some(raw);
+            Err(error) => self.raw = Some(error.into_byte_record()),
         }
-        self.decode_cells(record, line)?;
+        self.decode_cells(record);
         Ok(true)
     }
 
@@ -121,16 +110,13 @@ impl CsvRecords {
         Ok(true)
     }
 
-    /// The slow path: decodes cell by cell, marking cells that are not valid text.
-    fn decode_cells(&mut self, record: &mut Record, line: u64) -> Result<(), ReadError> {
+    /// The slow path: a record that is not valid UTF-8 as a whole, checked cell by cell; the
+    /// cells that are not valid text are marked.
+    fn decode_cells(&mut self, record: &mut Record) {
         record.cells.clear();
-        let Some(raw) = &self.raw else { return Ok(()) };
+        let Some(raw) = &self.raw else { return };
         for (i, bytes) in raw.iter().take(self.columns).enumerate() {
-            match encoding::cell_text(self.cell_text, bytes, &mut self.scratch) {
-                // Windows-1252 grows when decoded; the scanner limited the raw bytes.
-                Some(text) if text.len() > self.max_field_bytes => {
-                    return Err(ReadError::FieldTooLarge { line, limit: self.max_field_bytes });
-                }
+            match encoding::cell_text(bytes) {
                 Some(text) => record.cells.push_field(text),
                 None => {
                     record.cells.push_field("");
@@ -138,7 +124,6 @@ impl CsvRecords {
                 }
             }
         }
-        Ok(())
     }
 
     /// (bytes read, file size).
@@ -148,17 +133,12 @@ impl CsvRecords {
 
     fn read_header(&mut self, options: &ReadOptions) -> Result<(Vec<String>, u64), ReadError> {
         let mut search = HeaderSearch::new(options.header_row, &options.header_hints);
-        let mut scratch = String::new();
         loop {
             let Some(line) = self.next_raw()? else {
                 return Err(search.at_end());
             };
-            let cells: Vec<Option<String>> = self
-                .raw
-                .iter()
-                .flatten()
-                .map(|b| encoding::cell_text(self.cell_text, b, &mut scratch).map(str::to_owned))
-                .collect();
+            let cells: Vec<Option<String>> =
+                self.raw.iter().flatten().map(|b| encoding::cell_text(b).map(str::to_owned)).collect();
             if search.offer(line, cells.iter().map(Option::as_deref))? == Verdict::Skip {
                 continue;
             }

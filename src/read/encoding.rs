@@ -1,8 +1,10 @@
 //! Encoding: decides a CSV file's text encoding (BOM, then a sniffed prefix) and builds the byte stream the CSV parser reads.
 //!
-//! UTF-8 and Windows-1252 are both ASCII-compatible, so their bytes go to the parser untouched and
-//! each cell is decoded on its own: that is the fast path, and it lets one bad UTF-8 sequence mark
-//! one cell instead of failing the file. UTF-16 is transcoded to UTF-8 while streaming.
+//! The parser always reads UTF-8. UTF-8 bytes go to it untouched, and each record is checked as
+//! text on its own, so one bad UTF-8 sequence marks one cell instead of failing the file.
+//! Windows-1252 (where every byte is a character) and UTF-16 are transcoded to UTF-8 while
+//! streaming, which for 1252 is much faster than decoding cell by cell: nearly every Swedish row
+//! holds a non-ASCII letter.
 
 use std::fs::File;
 use std::io::{self, Cursor, Read};
@@ -18,23 +20,13 @@ use super::{EncodingChoice, ReadError};
 /// How much of the file is looked at to sniff the encoding and the delimiter.
 pub(super) const PREFIX_BYTES: usize = 64 * 1024;
 
-/// How the cells of the parsed stream become text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum CellText {
-    /// The stream is (meant to be) UTF-8: a cell that is not valid UTF-8 is marked, not decoded.
-    Utf8,
-    /// The stream is raw Windows-1252: every byte decodes, cell by cell.
-    Windows1252,
-}
-
 /// The file opened as a byte stream for the CSV parser.
 pub(super) struct Source {
-    /// Bytes for the parser, BOM removed; UTF-16 already transcoded to UTF-8.
+    /// Bytes for the parser, BOM removed, as UTF-8 (meant to be: a UTF-8 file may hold bad bytes).
     pub reader: Box<dyn Read + Send>,
     /// The name for `Detected::encoding`.
     pub name: &'static str,
-    pub cells: CellText,
-    /// The start of the stream as the parser will see it (UTF-8 or raw 1252), for delimiter sniffing.
+    /// The start of the stream as the parser will see it, for delimiter sniffing.
     pub prefix: Vec<u8>,
     /// Whether `prefix` is the whole file.
     pub prefix_is_all: bool,
@@ -52,21 +44,25 @@ pub(super) fn open(path: &Path, choice: EncodingChoice) -> Result<Source, ReadEr
 
     let (kind, bom_len) = decide(&prefix, prefix_is_all, choice);
     let body = prefix.split_off(bom_len.min(prefix.len()));
-    let (reader, prefix, cells): (Box<dyn Read + Send>, Vec<u8>, CellText) = match kind {
-        Kind::Utf8 { .. } | Kind::Windows1252 => {
-            let cells = if kind == Kind::Windows1252 { CellText::Windows1252 } else { CellText::Utf8 };
+    let (reader, prefix): (Box<dyn Read + Send>, Vec<u8>) = match kind.transcoded_from() {
+        None => {
             let sniff = body.clone();
-            (Box::new(Cursor::new(body).chain(file)), sniff, cells)
+            (Box::new(Cursor::new(body).chain(file)), sniff)
         }
-        Kind::Utf16(encoding) => {
+        Some(encoding) => {
             // The decoded prefix is only used for sniffing, so a code unit cut at its end does not matter.
             let (sniff, _) = encoding.decode_without_bom_handling(&body);
             let sniff = sniff.into_owned().into_bytes();
-            let reader = DecodeReaderBytesBuilder::new().encoding(Some(encoding)).build(Cursor::new(body).chain(file));
-            (Box::new(reader), sniff, CellText::Utf8)
+            // The BOM (if any) is decided and removed above; a 1252 file chosen by the mapping
+            // reads its first bytes as 1252 even if they look like a BOM.
+            let reader = DecodeReaderBytesBuilder::new()
+                .encoding(Some(encoding))
+                .bom_sniffing(false)
+                .build(Cursor::new(body).chain(file));
+            (Box::new(reader), sniff)
         }
     };
-    Ok(Source { reader, name: kind.name(), cells, prefix, prefix_is_all, bytes_read })
+    Ok(Source { reader, name: kind.name(), prefix, prefix_is_all, bytes_read })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +73,15 @@ enum Kind {
 }
 
 impl Kind {
+    /// The encoding the stream is transcoded from; `None`: read as UTF-8 as it is.
+    fn transcoded_from(self) -> Option<&'static Encoding> {
+        match self {
+            Kind::Utf8 { .. } => None,
+            Kind::Utf16(e) => Some(e),
+            Kind::Windows1252 => Some(WINDOWS_1252),
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Kind::Utf8 { bom: false } => "utf-8",
@@ -129,24 +134,9 @@ fn looks_utf8(prefix: &[u8], prefix_is_all: bool) -> bool {
     }
 }
 
-/// Decodes one cell's bytes; `None` when they are not valid text (UTF-8 only: every byte is a
-/// Windows-1252 character). `scratch` holds the decoded text when it cannot be borrowed.
-pub(super) fn cell_text<'a>(cells: CellText, bytes: &'a [u8], scratch: &'a mut String) -> Option<&'a str> {
-    match cells {
-        CellText::Utf8 => std::str::from_utf8(bytes).ok(),
-        CellText::Windows1252 => {
-            if let Ok(ascii) = std::str::from_utf8(bytes)
-                && ascii.is_ascii()
-            {
-                return Some(ascii);
-            }
-            scratch.clear();
-            let mut decoder = WINDOWS_1252.new_decoder_without_bom_handling();
-            scratch.reserve(decoder.max_utf8_buffer_length(bytes.len()).unwrap_or(bytes.len() * 3));
-            let _ = decoder.decode_to_string(bytes, scratch, true);
-            Some(scratch.as_str())
-        }
-    }
+/// One cell's bytes as text; `None` when they are not valid UTF-8.
+pub(super) fn cell_text(bytes: &[u8]) -> Option<&str> {
+    std::str::from_utf8(bytes).ok()
 }
 
 /// The file, counting the raw bytes read for the progress bar.
@@ -192,9 +182,15 @@ mod tests {
     }
 
     #[test]
-    fn windows_1252_cells_decode() {
-        let mut s = String::new();
-        assert_eq!(cell_text(CellText::Windows1252, b"\xC5sa \x80", &mut s), Some("Åsa €"));
-        assert_eq!(cell_text(CellText::Utf8, b"\xC5sa", &mut s), None);
+    fn windows_1252_streams_decode() {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), b"\xC5sa;\x80\x81\r\n").unwrap();
+        let mut source = open(f.path(), EncodingChoice::Auto).unwrap();
+        assert_eq!(source.name, "windows-1252");
+        let mut text = String::new();
+        source.reader.read_to_string(&mut text).unwrap();
+        // Every byte is a character, those WHATWG leaves undefined included (as C1 controls).
+        assert_eq!(text, "Åsa;€\u{81}\r\n");
+        assert!(cell_text(b"\xC5sa").is_none());
     }
 }
