@@ -174,7 +174,7 @@ impl TenantKeys {
         material.extend_from_slice(mapping_digest);
         material.push(u8::from(workbook));
         material.extend_from_slice(version);
-        let key = CellsKey(blake3::derive_key("hrfeed 2026 cells print v2", &material));
+        let key = CellsKey(blake3::derive_key("hrfeed 2026 cells print v3", &material));
         material.zeroize();
         key
     }

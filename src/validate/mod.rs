@@ -198,17 +198,29 @@ pub fn key_of(record: &Record, plan: &Plan, mapping: &Mapping, ctx: Context) -> 
     check_field(record.cells.get(c).unwrap_or(""), mapping.key_field(), ctx).ok().flatten()
 }
 
+/// Kinds of entry in `encode_cells`: a cell as read, a value as validated today, a broken rule.
+const CELL: u64 = 0;
+const VALUE: u64 = 1;
+const ERROR: u64 = 2;
+
+/// Appends one `encode_cells` entry: its kind and length as one LEB128 number, then its bytes.
+/// Prefix-free, and two bytes of overhead for most cells: the print's hash costs per 64 bytes.
+fn push_entry(out: &mut Vec<u8>, kind: u64, text: &str) {
+    let mut n = (u64::try_from(text.len()).unwrap_or(u64::MAX >> 2) << 2) | kind;
+    while n >= 0x80 {
+        out.push((n & 0x7F) as u8 | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+    out.extend_from_slice(text.as_bytes());
+}
+
 /// Encodes into `out` what decides a record's validation, for the quick check's cells print:
 /// each mapped cell as read, in mapping order (a column the file lacks reads as empty), each
 /// length-prefixed; a field whose rule also reads today (an identity number: its century and
 /// whether its birth date lies ahead) as its result today instead. `false` if a mapped cell is
 /// not valid text (the row is then rejected, so it has no print).
 pub fn encode_cells(record: &Record, plan: &Plan, mapping: &Mapping, ctx: Context, out: &mut Vec<u8>) -> bool {
-    fn push(out: &mut Vec<u8>, tag: u8, text: &str) {
-        out.push(tag);
-        out.extend_from_slice(&u64::try_from(text.len()).unwrap_or(u64::MAX).to_le_bytes());
-        out.extend_from_slice(text.as_bytes());
-    }
     out.clear();
     for (i, field) in mapping.fields.iter().enumerate() {
         let cell = match plan.columns[i] {
@@ -217,14 +229,14 @@ pub fn encode_cells(record: &Record, plan: &Plan, mapping: &Mapping, ctx: Contex
             None => "",
         };
         if !field.kind.reads_today() {
-            push(out, b'c', cell);
+            push_entry(out, CELL, cell);
             continue;
         }
         match check_field(cell, field, ctx) {
-            Ok(v) => push(out, b'v', v.as_ref().map_or("", Value::expose)),
+            Ok(v) => push_entry(out, VALUE, v.as_ref().map_or("", Value::expose)),
             Err(rules) => {
                 for r in rules {
-                    push(out, b'e', r.as_str());
+                    push_entry(out, ERROR, r.as_str());
                 }
             }
         }
@@ -325,4 +337,29 @@ fn in_range(d: rust_decimal::Decimal, field: &Field) -> Result<(), Vec<Rule>> {
     let below = field.min.is_some_and(|m| d < m);
     let above = field.max.is_some_and(|m| d > m);
     if below || above { Err(vec![Rule::Range]) } else { Ok(()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(list: &[(u64, &str)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (kind, text) in list {
+            push_entry(&mut out, *kind, text);
+        }
+        out
+    }
+
+    #[test]
+    fn cell_entries_are_prefix_free() {
+        assert_ne!(entries(&[(CELL, "ab"), (CELL, "c")]), entries(&[(CELL, "a"), (CELL, "bc")]));
+        assert_ne!(entries(&[(CELL, "")]), entries(&[(VALUE, "")]));
+        assert_ne!(entries(&[(CELL, ""), (CELL, "")]), entries(&[(CELL, "")]));
+        // A length past one byte's worth still reads back as the same entry boundary.
+        let long = "x".repeat(300);
+        let e = entries(&[(ERROR, &long)]);
+        assert_eq!(e.len(), 2 + 300);
+        assert_eq!(e[..2], [((300 << 2 | 2) & 0x7F) as u8 | 0x80, ((300 << 2 | 2) >> 7) as u8]);
+    }
 }
