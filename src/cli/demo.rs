@@ -56,7 +56,7 @@ pub async fn run(a: DemoArgs, g: &Global) -> anyhow::Result<u8> {
     let master = store::master_key(&cfg)?;
     let backend = store::open_url(&cfg.database_url, cfg.key_store.as_deref()).await?;
     let clock = store::clock(g)?;
-    println!("demo workspace: {}\n", a.dir.display());
+    out!("demo workspace: {}\n", a.dir.display());
     let mut worst = 0;
     for day in ["day1", "day2"] {
         let file = fixtures.join(format!("{day}.{}", a.format));
@@ -72,9 +72,9 @@ pub async fn run(a: DemoArgs, g: &Global) -> anyhow::Result<u8> {
             progress: None,
         };
         let report = with_store!(&backend, |s| ingest::ingest(s, &req).await);
-        println!("== {day} ==");
-        print(&report, a.report);
-        println!();
+        out!("== {day} ==");
+        print(&report, a.report)?;
+        out!();
         worst = worst.max(match super::ingest::exit_code(&report) {
             1 => 1,
             0 | 3 => 0,

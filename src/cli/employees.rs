@@ -65,18 +65,18 @@ async fn show<S: Store>(
                 |h| serde_json::json!({"run_id": h.run_id, "kind": h.kind, "fields": h.fields, "at": h.run_started_at}),
             )
             .collect();
-        println!(
+        out!(
             "{}",
             serde_json::json!({"tenant": tenant.as_str(), "employee_id": key.as_str(), "fields": fields, "history": hist})
         );
     } else {
-        println!("employee {} · tenant {tenant}", key.as_str());
+        out!("employee {} · tenant {tenant}", key.as_str());
         for (n, v) in &values {
-            println!("  {n:<16} {}", v.as_ref().map_or("", |v| v.expose()));
+            out!("  {n:<16} {}", v.as_ref().map_or("", |v| v.expose()));
         }
-        println!("history:");
+        out!("history:");
         for h in &history {
-            println!("  {} {:<9} {} {}", h.run_started_at.as_deref().unwrap_or("?"), h.kind, h.run_id, h.fields);
+            out!("  {} {:<9} {} {}", h.run_started_at.as_deref().unwrap_or("?"), h.kind, h.run_id, h.fields);
         }
     }
     Ok(0)

@@ -79,15 +79,16 @@ pub async fn run(a: IngestArgs, g: &Global) -> anyhow::Result<u8> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    print(&report, a.report);
+    print(&report, a.report)?;
     Ok(exit_code(&report))
 }
 
-pub fn print(report: &Report, format: ReportFormat) {
+pub fn print(report: &Report, format: ReportFormat) -> std::io::Result<()> {
     match format {
-        ReportFormat::Json => println!("{}", report.to_json()),
-        ReportFormat::Text => print!("{}", report.to_text()),
+        ReportFormat::Json => out!("{}", report.to_json()),
+        ReportFormat::Text => super::emit(format_args!("{}", report.to_text()))?,
     }
+    Ok(())
 }
 
 /// The documented exit codes: 0 applied or duplicate, 3 applied with rejected rows, 4 held, 1 failed.

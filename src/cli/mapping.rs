@@ -35,12 +35,12 @@ pub fn run(c: MappingCommand, _g: &Global) -> anyhow::Result<u8> {
             return Ok(1);
         }
     };
-    println!("{}: ok — {} fields, key `{}`", file.display(), mapping.fields.len(), mapping.key_field().name);
+    out!("{}: ok — {} fields, key `{}`", file.display(), mapping.fields.len(), mapping.key_field().name);
     let Some(sample) = sample else { return Ok(0) };
     let records = read::open(&sample, &mapping.read).map_err(|e| anyhow::anyhow!("{}: {e}", sample.display()))?;
     let header = records.header();
     let d = &header.detected;
-    println!(
+    out!(
         "{}: {} (encoding {}, delimiter {:?}), header on line {}",
         sample.display(),
         d.format,
@@ -55,18 +55,18 @@ pub fn run(c: MappingCommand, _g: &Global) -> anyhow::Result<u8> {
             return Ok(1);
         }
     };
-    println!("mapped:");
+    out!("mapped:");
     for (i, f) in mapping.fields.iter().enumerate() {
         let at = if plan.columns[i].is_some() { plan.column_names[i].as_str() } else { "(absent)" };
         let purpose = f.purpose.as_deref().map(|p| format!(" — purpose: {p}")).unwrap_or_default();
-        println!("  {at:<24} → {:<16} {:<12} {}{purpose}", f.name, f.kind.name(), f.class.as_str());
+        out!("  {at:<24} → {:<16} {:<12} {}{purpose}", f.name, f.kind.name(), f.class.as_str());
     }
-    println!("dropped (never stored):");
+    out!("dropped (never stored):");
     for (_, name) in &plan.dropped {
         let why = sensitive::column_category(&normalise_header(name), &mapping.sensitive_words)
             .map(|c| format!("  ⚠ looks sensitive: {c}"))
             .unwrap_or_default();
-        println!("  {name}{why}");
+        out!("  {name}{why}");
     }
     Ok(0)
 }

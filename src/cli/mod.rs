@@ -1,5 +1,16 @@
 //! CLI: clap types and one module per command group; `anyhow` lives here and in main.rs only.
 
+/// `println!` that returns a failed write as an error instead of panicking; a reader that went
+/// away (`hrfeed runs list | head -1`) is not an error, the rest of the output is dropped.
+macro_rules! out {
+    () => {
+        $crate::cli::emit(format_args!("\n"))?
+    };
+    ($($t:tt)*) => {
+        $crate::cli::emit(format_args!("{}\n", format_args!($($t)*)))?
+    };
+}
+
 mod demo;
 mod employees;
 mod ingest;
@@ -12,6 +23,15 @@ use std::path::PathBuf;
 use clap::{Args as ClapArgs, Parser, Subcommand};
 
 pub use store::UsageError;
+
+/// Writes to stdout for `out!`.
+pub fn emit(text: std::fmt::Arguments) -> std::io::Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_fmt(text) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r,
+    }
+}
 
 /// hrfeed: validate, minimise, diff and apply employee HR exports under GDPR.
 #[derive(Debug, Parser)]
@@ -67,11 +87,11 @@ pub async fn run(args: Args) -> anyhow::Result<u8> {
     match args.command {
         Command::Init { dir } => {
             let created = hrfeed::workspace::init(&dir)?;
-            println!("Created an hrfeed workspace in {}:", dir.display());
+            out!("Created an hrfeed workspace in {}:", dir.display());
             for p in created.paths {
-                println!("  {}", p.display());
+                out!("  {}", p.display());
             }
-            println!("Next: hrfeed mapping check mappings/acme.toml, then hrfeed ingest FILE --tenant acme");
+            out!("Next: hrfeed mapping check mappings/acme.toml, then hrfeed ingest FILE --tenant acme");
             Ok(0)
         }
         Command::Mapping(c) => mapping::run(c, &args.global),

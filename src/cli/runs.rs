@@ -41,16 +41,16 @@ async fn run_with<S: Store>(s: &S, c: RunsCommand) -> anyhow::Result<u8> {
             let tenant = tenant.map(|t| TenantId::parse(&t).map_err(UsageError)).transpose()?;
             let runs = s.list_runs(tenant.as_ref(), limit).await?;
             if !json {
-                println!("{:<36}  {:<10}  {:<9}  {:<25}  file", "run", "tenant", "status", "started");
+                out!("{:<36}  {:<10}  {:<9}  {:<25}  file", "run", "tenant", "status", "started");
             }
             for r in runs {
                 if json {
                     let v = serde_json::json!({"run_id": r.id.as_str(), "tenant": r.tenant.as_str(),
                         "status": r.status.as_str(), "file": r.file_name, "sha256": r.sha256,
                         "started_at": r.started_at, "finished_at": r.finished_at});
-                    println!("{v}");
+                    out!("{v}");
                 } else {
-                    println!(
+                    out!(
                         "{:<36}  {:<10}  {:<9}  {:<25}  {}",
                         r.id.as_str(),
                         r.tenant.as_str(),
@@ -67,48 +67,48 @@ async fn run_with<S: Store>(s: &S, c: RunsCommand) -> anyhow::Result<u8> {
                 return Err(UsageError(format!("no run with id {id}")).into());
             };
             if json {
-                println!("{}", r.report);
+                out!("{}", r.report);
             } else {
                 match serde_json::from_str::<serde_json::Value>(&r.report) {
-                    Ok(v) => print_report_text(&v),
-                    Err(_) => println!("run {} · {} · {}", r.id.as_str(), r.tenant.as_str(), r.status.as_str()),
+                    Ok(v) => print_report_text(&v)?,
+                    Err(_) => out!("run {} · {} · {}", r.id.as_str(), r.tenant.as_str(), r.status.as_str()),
                 }
-                println!("  started {} · finished {}", r.started_at, r.finished_at);
+                out!("  started {} · finished {}", r.started_at, r.finished_at);
             }
             Ok(0)
         }
     }
 }
 
-fn print_report_text(v: &serde_json::Value) {
+fn print_report_text(v: &serde_json::Value) -> std::io::Result<()> {
     let s = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("");
-    println!("run {} · tenant {} · {} · {}", s("run_id"), s("tenant"), s("file"), s("status"));
+    out!("run {} · tenant {} · {} · {}", s("run_id"), s("tenant"), s("file"), s("status"));
     if let Some(e) = v.get("error").and_then(|e| e.as_str()) {
-        println!("  error: {e}");
+        out!("  error: {e}");
     }
     if let Some(c) = v.get("counts").and_then(|c| c.as_object()) {
         let parts: Vec<String> = ["rows", "new", "changed", "unchanged", "ended", "rehired", "missing", "rejected"]
             .iter()
             .map(|k| format!("{k} {}", c.get(*k).and_then(|x| x.as_u64()).unwrap_or(0)))
             .collect();
-        println!("  {}", parts.join(" · "));
+        out!("  {}", parts.join(" · "));
     }
     for key in ["changed_fields", "dropped_columns", "refused_columns", "held_reasons"] {
         match v.get(key) {
             Some(serde_json::Value::Object(m)) if !m.is_empty() => {
                 let parts: Vec<String> = m.iter().map(|(k, n)| format!("{k} {n}")).collect();
-                println!("  {}: {}", key.replace('_', " "), parts.join(", "));
+                out!("  {}: {}", key.replace('_', " "), parts.join(", "));
             }
             Some(serde_json::Value::Array(a)) if !a.is_empty() => {
                 let parts: Vec<&str> = a.iter().filter_map(|x| x.as_str()).collect();
-                println!("  {}: {}", key.replace('_', " "), parts.join(", "));
+                out!("  {}: {}", key.replace('_', " "), parts.join(", "));
             }
             _ => {}
         }
     }
     if let Some(serde_json::Value::Array(rej)) = v.get("rejections") {
         for r in rej.iter().take(50) {
-            println!(
+            out!(
                 "    row {} (line {}), column `{}` → field `{}`: {}",
                 r.get("row").unwrap_or(&serde_json::Value::Null),
                 r.get("line").unwrap_or(&serde_json::Value::Null),
@@ -118,4 +118,5 @@ fn print_report_text(v: &serde_json::Value) {
             );
         }
     }
+    Ok(())
 }

@@ -156,6 +156,27 @@ fn runs_and_employees_show_what_happened() {
 }
 
 #[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    // `hrfeed runs list | head -0`: the reader is gone before the first line is written.
+    let Some(ws) = Workspace::new(Backend::Sqlite) else { return };
+    let file = fixtures().join("reference/day1.win1252.csv");
+    for args in [
+        vec!["runs", "list"],
+        vec!["mapping", "check", "mappings/acme.toml"],
+        vec!["ingest", file.to_str().unwrap(), "--tenant", "acme", "--report", "text"],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = ws.command(&args).stdout(writer).stderr(std::process::Stdio::piped()).output().unwrap();
+        assert!(!stderr(&out).contains("panic"), "{args:?}: {}", stderr(&out));
+        assert!(matches!(out.status.code(), Some(0 | 3)), "{args:?}: {:?} {}", out.status, stderr(&out));
+    }
+    // The ingest that printed into the closed pipe was applied all the same.
+    let list = ws.run(&["runs", "list"]);
+    assert!(stdout(&list).contains("applied"), "{}", stdout(&list));
+}
+
+#[test]
 fn demo_ingests_day1_then_day2_and_prints_both_reports() {
     let dir = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(BIN)
