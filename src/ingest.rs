@@ -389,7 +389,7 @@ fn read_and_validate(
         dropped: plan.dropped.iter().map(|(_, n)| n.clone()).collect(),
         refused: plan.refused(&flags),
         missing: plan.missing_optional.clone(),
-        detected: header.detected.clone(),
+        detected: records.detected(),
         column_names: plan.column_names.clone(),
     })
 }

@@ -26,6 +26,7 @@ pub struct CsvRecords {
     /// The record being read; lent to the caller's `Record` on the fast path (see `next_into`).
     raw: Option<::csv::ByteRecord>,
     encoding: &'static str,
+    encoding_decided_later: Arc<std::sync::OnceLock<&'static str>>,
     columns: usize,
     row: u64,
     /// The first data row, read ahead by `open` to tell a header-only file; its line.
@@ -51,6 +52,7 @@ impl CsvRecords {
             reader,
             raw: Some(::csv::ByteRecord::new()),
             encoding: source.name,
+            encoding_decided_later: source.decided_later,
             columns: 0,
             row: 0,
             pending: None,
@@ -126,6 +128,11 @@ impl CsvRecords {
         }
     }
 
+    /// The encoding's name: as decided at open, or later at the first non-ASCII byte.
+    pub fn encoding(&self) -> &'static str {
+        self.encoding_decided_later.get().copied().unwrap_or(self.encoding)
+    }
+
     /// (bytes read, file size).
     pub fn progress(&self) -> (u64, u64) {
         (self.bytes_read.load(Ordering::Relaxed).min(self.file_bytes), self.file_bytes)
@@ -143,7 +150,7 @@ impl CsvRecords {
                 continue;
             }
             if cells.iter().any(Option::is_none) {
-                return Err(ReadError::Encoding { line, encoding: self.encoding });
+                return Err(ReadError::Encoding { line, encoding: self.encoding() });
             }
             let columns = sniff::header_columns(cells.iter().flatten().map(String::as_str))?;
             return Ok((columns, line));

@@ -9,8 +9,8 @@
 use std::fs::File;
 use std::io::{self, Cursor, Read};
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use encoding_rs::{Encoding, UTF_16BE, UTF_16LE, WINDOWS_1252};
 use encoding_rs_io::DecodeReaderBytesBuilder;
@@ -24,8 +24,11 @@ pub(super) const PREFIX_BYTES: usize = 64 * 1024;
 pub(super) struct Source {
     /// Bytes for the parser, BOM removed, as UTF-8 (meant to be: a UTF-8 file may hold bad bytes).
     pub reader: Box<dyn Read + Send>,
-    /// The name for `Detected::encoding`.
+    /// The name for `Detected::encoding`, as decided at open.
     pub name: &'static str,
+    /// Set if the stream decides its encoding only later, at its first non-ASCII byte (see
+    /// `FirstNonAscii`); its name then replaces `name`.
+    pub decided_later: Arc<OnceLock<&'static str>>,
     /// The start of the stream as the parser will see it, for delimiter sniffing.
     pub prefix: Vec<u8>,
     /// Whether `prefix` is the whole file.
@@ -44,39 +47,118 @@ pub(super) fn open(path: &Path, choice: EncodingChoice) -> Result<Source, ReadEr
 
     let (kind, bom_len) = decide(&prefix, prefix_is_all, choice);
     let body = prefix.split_off(bom_len.min(prefix.len()));
-    let (reader, prefix): (Box<dyn Read + Send>, Vec<u8>) = match kind.transcoded_from() {
-        None => {
-            let sniff = body.clone();
-            (Box::new(Cursor::new(body).chain(file)), sniff)
-        }
-        Some(encoding) => {
-            // The decoded prefix is only used for sniffing, so a code unit cut at its end does not matter.
-            let (sniff, _) = encoding.decode_without_bom_handling(&body);
-            let sniff = sniff.into_owned().into_bytes();
-            // The BOM (if any) is decided and removed above; a 1252 file chosen by the mapping
-            // reads its first bytes as 1252 even if they look like a BOM.
-            let reader = DecodeReaderBytesBuilder::new()
-                .encoding(Some(encoding))
-                .bom_sniffing(false)
-                .build(Cursor::new(body).chain(file));
-            (Box::new(reader), sniff)
-        }
+    let decided_later = Arc::new(OnceLock::new());
+    let sniff = match kind.transcoded_from() {
+        // The decoded prefix is only used for sniffing, so a code unit cut at its end does not matter.
+        Some(encoding) => encoding.decode_without_bom_handling(&body).0.into_owned().into_bytes(),
+        None => body.clone(),
     };
-    Ok(Source { reader, name: kind.name(), prefix, prefix_is_all, bytes_read })
+    let stream: Box<dyn Read + Send> = Box::new(Cursor::new(body).chain(file));
+    let reader = match kind {
+        Kind::AsciiSoFar => Box::new(FirstNonAscii {
+            inner: Some(stream),
+            held: Vec::new(),
+            at: 0,
+            decided: None,
+            name: Arc::clone(&decided_later),
+        }),
+        _ => transcoded(kind.transcoded_from(), stream),
+    };
+    Ok(Source { reader, name: kind.name(), decided_later, prefix: sniff, prefix_is_all, bytes_read })
+}
+
+/// The stream as UTF-8: as it is, or transcoded from `from`.
+fn transcoded(from: Option<&'static Encoding>, stream: Box<dyn Read + Send>) -> Box<dyn Read + Send> {
+    match from {
+        None => stream,
+        // The BOM (if any) is decided and removed before; a 1252 file chosen by the mapping
+        // reads its first bytes as 1252 even if they look like a BOM.
+        Some(encoding) => {
+            Box::new(DecodeReaderBytesBuilder::new().encoding(Some(encoding)).bom_sniffing(false).build(stream))
+        }
+    }
+}
+
+/// A file whose first 64 KiB are ASCII, which UTF-8 and Windows-1252 read alike: its first
+/// non-ASCII byte decides. A valid UTF-8 character there makes the file UTF-8; anything else (a
+/// lone 0xF6, `ö` in 1252) makes it Windows-1252 from there on. All before it was ASCII, which
+/// both read the same, so nothing already passed on is read differently.
+struct FirstNonAscii {
+    inner: Option<Box<dyn Read + Send>>,
+    /// Bytes read ahead while undecided; those before `at` are passed on.
+    held: Vec<u8>,
+    at: usize,
+    decided: Option<Box<dyn Read + Send>>,
+    name: Arc<OnceLock<&'static str>>,
+}
+
+impl FirstNonAscii {
+    /// Reads more into `held`; `false` at the end of the file.
+    fn fill(&mut self) -> io::Result<bool> {
+        let Some(inner) = self.inner.as_mut() else { return Ok(false) };
+        let start = self.held.len();
+        self.held.resize(start + 64 * 1024, 0);
+        let n = inner.read(&mut self.held[start..])?;
+        self.held.truncate(start + n);
+        Ok(n > 0)
+    }
+}
+
+impl Read for FirstNonAscii {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if let Some(decided) = &mut self.decided {
+                return decided.read(buf);
+            }
+            if self.at == self.held.len() {
+                (self.held, self.at) = (Vec::new(), 0);
+                if !self.fill()? {
+                    return Ok(0);
+                }
+            }
+            let rest = &self.held[self.at..];
+            let ascii = rest.iter().position(|b| !b.is_ascii()).unwrap_or(rest.len());
+            if ascii > 0 {
+                let n = ascii.min(buf.len());
+                buf[..n].copy_from_slice(&rest[..n]);
+                self.at += n;
+                return Ok(n);
+            }
+            // The first non-ASCII byte: with up to four bytes in view, is a UTF-8 character here?
+            while self.held.len() - self.at < 4 && self.fill()? {}
+            let view = &self.held[self.at..self.held.len().min(self.at + 4)];
+            let utf8 = match std::str::from_utf8(view) {
+                Ok(_) => true,
+                Err(e) => e.valid_up_to() > 0,
+            };
+            let kind = if utf8 { Kind::Utf8 { bom: false } } else { Kind::Windows1252 };
+            let _ = self.name.set(kind.name());
+            let held = std::mem::take(&mut self.held).split_off(self.at);
+            let stream: Box<dyn Read + Send> = match self.inner.take() {
+                Some(inner) => Box::new(Cursor::new(held).chain(inner)),
+                None => Box::new(Cursor::new(held)),
+            };
+            self.decided = Some(transcoded(kind.transcoded_from(), stream));
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
-    Utf8 { bom: bool },
+    Utf8 {
+        bom: bool,
+    },
     Utf16(&'static Encoding),
     Windows1252,
+    /// Only ASCII so far: decided at the first non-ASCII byte (`FirstNonAscii`).
+    AsciiSoFar,
 }
 
 impl Kind {
     /// The encoding the stream is transcoded from; `None`: read as UTF-8 as it is.
     fn transcoded_from(self) -> Option<&'static Encoding> {
         match self {
-            Kind::Utf8 { .. } => None,
+            Kind::Utf8 { .. } | Kind::AsciiSoFar => None,
             Kind::Utf16(e) => Some(e),
             Kind::Windows1252 => Some(WINDOWS_1252),
         }
@@ -84,7 +166,7 @@ impl Kind {
 
     fn name(self) -> &'static str {
         match self {
-            Kind::Utf8 { bom: false } => "utf-8",
+            Kind::Utf8 { bom: false } | Kind::AsciiSoFar => "utf-8",
             Kind::Utf8 { bom: true } => "utf-8-bom",
             Kind::Utf16(e) if e == UTF_16BE => "utf-16be",
             Kind::Utf16(_) => "utf-16le",
@@ -107,7 +189,13 @@ fn decide(prefix: &[u8], prefix_is_all: bool, choice: EncodingChoice) -> (Kind, 
     };
     match choice {
         EncodingChoice::Auto => bom.unwrap_or_else(|| {
-            if looks_utf8(prefix, prefix_is_all) { (Kind::Utf8 { bom: false }, 0) } else { (Kind::Windows1252, 0) }
+            if prefix.is_ascii() && !prefix_is_all {
+                (Kind::AsciiSoFar, 0)
+            } else if looks_utf8(prefix, prefix_is_all) {
+                (Kind::Utf8 { bom: false }, 0)
+            } else {
+                (Kind::Windows1252, 0)
+            }
         }),
         EncodingChoice::Utf8 => match bom {
             Some((kind @ Kind::Utf8 { .. }, n)) => (kind, n),
@@ -179,6 +267,51 @@ mod tests {
         let cut = &"aö".as_bytes()[..2];
         check(cut, false, EncodingChoice::Auto, "utf-8", 0);
         check(cut, true, EncodingChoice::Auto, "windows-1252", 0);
+    }
+
+    /// `open`s `bytes` as a file and reads the whole stream: (text, name at open, name decided later).
+    fn stream(bytes: &[u8]) -> (String, &'static str, Option<&'static str>) {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), bytes).unwrap();
+        let mut source = open(f.path(), EncodingChoice::Auto).unwrap();
+        let mut text = String::new();
+        source.reader.read_to_string(&mut text).unwrap();
+        (text, source.name, source.decided_later.get().copied())
+    }
+
+    #[test]
+    fn a_file_ascii_for_its_first_64_kib_is_decided_by_its_first_other_byte() {
+        let ascii = "id;name\r\n".to_owned() + &"1;Anna\r\n".repeat(10_000);
+        assert!(ascii.len() > PREFIX_BYTES);
+        let mut w1252 = ascii.clone().into_bytes();
+        w1252.extend_from_slice(b"2;Sj\xF6berg\r\n3;\xC5sa\r\n");
+        let (text, _, later) = stream(&w1252);
+        assert!(text.ends_with("2;Sjöberg\r\n3;Åsa\r\n"), "{:?}", &text[text.len() - 30..]);
+        assert_eq!(later, Some("windows-1252"));
+
+        let utf8 = ascii.clone() + "2;Sjöberg\r\n";
+        let (text, _, later) = stream(utf8.as_bytes());
+        assert_eq!(text, utf8);
+        assert_eq!(later, Some("utf-8"));
+
+        let (text, name, later) = stream(ascii.as_bytes());
+        assert_eq!((text.len(), name, later), (ascii.len(), "utf-8", None));
+    }
+
+    #[test]
+    fn a_character_cut_by_a_read_still_decides_utf8() {
+        // `ö` in UTF-8 straddles the end of the second 64 KiB read, past the sniffed prefix.
+        let mut bytes = vec![b'a'; 2 * PREFIX_BYTES - 1];
+        bytes.extend_from_slice("ö;x\n".as_bytes());
+        let (text, _, later) = stream(&bytes);
+        assert!(text.ends_with("aö;x\n"));
+        assert_eq!(later, Some("utf-8"));
+        // A lead byte with nothing after it at the end of the file is not a character.
+        let mut bytes = vec![b'a'; PREFIX_BYTES + 10];
+        bytes.push(0xC3);
+        let (text, _, later) = stream(&bytes);
+        assert!(text.ends_with("aÃ"));
+        assert_eq!(later, Some("windows-1252"));
     }
 
     #[test]

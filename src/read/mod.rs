@@ -173,6 +173,15 @@ impl Records {
         }
     }
 
+    /// What was detected, as far as read: a CSV file whose first 64 KiB are ASCII learns its
+    /// encoding at its first non-ASCII byte.
+    pub fn detected(&self) -> Detected {
+        match &self.inner {
+            Inner::Csv(r) => Detected { encoding: r.encoding(), ..self.header.detected.clone() },
+            Inner::Workbook(_) => self.header.detected.clone(),
+        }
+    }
+
     /// (units done, units total) for a progress bar: bytes for CSV, sheet rows for workbooks.
     pub fn progress(&self) -> (u64, u64) {
         match &self.inner {

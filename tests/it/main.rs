@@ -6,6 +6,7 @@ mod bad_input;
 mod cli;
 mod fixtures;
 mod fuzz_corpus;
+mod late_encoding;
 mod privacy;
 mod reference;
 mod repeated_keys;
