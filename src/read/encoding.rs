@@ -269,6 +269,42 @@ mod tests {
         check(cut, true, EncodingChoice::Auto, "windows-1252", 0);
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Whatever follows 64 KiB of ASCII, and wherever the reads cut it, the stream is the
+        /// file as UTF-8 when its first non-ASCII bytes are a UTF-8 character, else as 1252.
+        #[test]
+        fn any_tail_after_an_ascii_prefix_streams_as_its_first_character_says(
+            pad in 0usize..8,
+            tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+        ) {
+            let mut bytes = vec![b'x'; 2 * PREFIX_BYTES - 4 + pad];
+            bytes.extend_from_slice(&tail);
+            let f = tempfile::NamedTempFile::new().unwrap();
+            std::fs::write(f.path(), &bytes).unwrap();
+            let mut source = open(f.path(), EncodingChoice::Auto).unwrap();
+            let mut got = Vec::new();
+            source.reader.read_to_end(&mut got).unwrap();
+            let first = tail.iter().position(|b| !b.is_ascii());
+            let utf8 = first.is_some_and(|i| match std::str::from_utf8(&tail[i..tail.len().min(i + 4)]) {
+                Ok(_) => true,
+                Err(e) => e.valid_up_to() > 0,
+            });
+            let want = if first.is_none() || utf8 {
+                bytes.clone()
+            } else {
+                WINDOWS_1252.decode_without_bom_handling(&bytes).0.into_owned().into_bytes()
+            };
+            proptest::prop_assert_eq!(got, want);
+            let name = match first {
+                None => None,
+                Some(_) if utf8 => Some("utf-8"),
+                Some(_) => Some("windows-1252"),
+            };
+            proptest::prop_assert_eq!(source.decided_later.get().copied(), name);
+        }
+    }
+
     /// `open`s `bytes` as a file and reads the whole stream: (text, name at open, name decided later).
     fn stream(bytes: &[u8]) -> (String, &'static str, Option<&'static str>) {
         let f = tempfile::NamedTempFile::new().unwrap();
