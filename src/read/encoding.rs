@@ -111,7 +111,8 @@ impl Read for FirstNonAscii {
                 return decided.read(buf);
             }
             if self.at == self.held.len() {
-                (self.held, self.at) = (Vec::new(), 0);
+                self.held.clear();
+                self.at = 0;
                 if !self.fill()? {
                     return Ok(0);
                 }
