@@ -54,7 +54,7 @@ fn csv_floor(file: &str, db: &str) -> Result<(), Box<dyn std::error::Error>> {
         let store = hrfeed::store::SqliteStore::open_url(&format!("sqlite:{db}"), None).await?;
         let tenant = hrfeed::ids::TenantId::parse("acme").map_err(std::io::Error::other)?;
         let t = Instant::now();
-        let register = store.load_register(&tenant).await?;
+        let register = hrfeed::store::register(&store, &tenant).await?;
         let scan = t.elapsed();
         store.close().await;
         Ok::<_, Box<dyn std::error::Error>>((register.len(), scan))

@@ -11,13 +11,14 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 
 use crate::clock::Clock;
-use crate::diff::{self, Class, Counts, Dates, Quick, Register, Seen};
+use crate::diff::{self, Class, Counts, Dates};
 use crate::guard::{self, Verdict};
 use crate::ids::{EmployeeKey, RunId, TenantId};
 use crate::mapping::{FileMode, Keep, Mapping};
 use crate::occurrence::{First, Occurrence, Occurrences};
 use crate::read::{self, ReadError, Record};
 use crate::receive;
+use crate::register::{Lookup, Quick, Register, Seen, Stopped};
 use crate::report::{DetectedJson, MAX_LISTED_REJECTIONS, Rejection, Report};
 use crate::seal::{self, CellsPrint, Fingerprint, MasterKey, NO_CELLS_PRINT, SealError, TenantKeys};
 use crate::store::{
@@ -160,9 +161,19 @@ async fn run<S: Store>(
     let (f, m) = (file.clone(), req.mapping.clone());
     let today = req.clock.today();
     let open_task = tokio::task::spawn_blocking(move || read::open(&f, &m.read));
-    let t = Instant::now();
-    let register = store.load_register(req.tenant).await?;
-    report.timings_ms.insert("load_register".into(), elapsed_ms(t));
+    // The register loads page by page while the file is checked and then read: validators
+    // wait only for the page holding their row's key.
+    let register = Arc::new(Register::loading());
+    let loader = {
+        let (store, tenant, register) = (store.clone(), req.tenant.clone(), register.clone());
+        Ahead::spawn(async move {
+            let t = Instant::now();
+            let guard = register.loader();
+            let loaded = store.load_register(&tenant, &register).await;
+            guard.done(loaded.is_ok());
+            loaded.map(|()| elapsed_ms(t))
+        })
+    };
     let (claim, receive_ms) = claim_task.await.map_err(|_| IngestError::Worker)?;
     let claim = claim.map_err(|source| IngestError::Io { file: label.clone(), source })?;
     report.sha256 = claim.sha256.clone();
@@ -197,7 +208,7 @@ async fn run<S: Store>(
         occurrences: Occurrences::default(),
         today,
     });
-    let counts = stream(store, req, run_id, shared.clone(), records, &mut apply, report).await?;
+    let counts = stream(store, req, run_id, shared.clone(), (records, loader), &mut apply, report).await?;
     report.timings_ms.insert("validate_diff_apply".into(), elapsed_ms(t));
 
     report.counts = (&counts).into();
@@ -402,7 +413,7 @@ struct Shared {
     key_ids: KeyIds,
     /// The layout of a person's sealed values: every field but the key.
     person_layout: seal::Layout,
-    register: Register,
+    register: Arc<Register>,
     /// First rows of the keys the register does not hold, and the keys that occurred again.
     occurrences: Occurrences,
     today: chrono::NaiveDate,
@@ -428,6 +439,7 @@ impl Validator<'_> {
         let mut flags = Vec::new();
         let mut payload = Vec::new();
         let mut cells = Vec::new();
+        let mut lookup = self.shared.register.lookup();
         loop {
             let next = match work.lock() {
                 Ok(rx) => rx.recv(),
@@ -435,10 +447,12 @@ impl Validator<'_> {
             };
             let Ok((chunk, n)) = next else { break };
             let mut out = Validated { rows: n as u64, ..Validated::default() };
-            let mut cursor = 0;
             for rec in &chunk[..n] {
                 self.plan.scan_dropped(rec, &mut flags);
-                self.item(rec, &mut payload, &mut cells, &mut cursor, &mut out);
+                if self.item(rec, &mut payload, &mut cells, &mut lookup, &mut out).is_err() {
+                    // The register's load failed: the run fails with its error (see `stream`).
+                    return flags;
+                }
             }
             let _ = free.send(chunk);
             if tx.blocking_send(out).is_err() {
@@ -461,14 +475,15 @@ impl Validator<'_> {
     /// fingerprints tell: unchanged rows end here, new people are sealed here (on every core).
     /// A key's later rows are rejected here; its first row is undone once the file is read.
     /// A person's row with the very cells stored last time is unchanged without validation.
+    /// A row whose key's register page is not loaded yet waits for it here.
     fn item(
         &self,
         rec: &Record,
         payload: &mut Vec<u8>,
         encoded: &mut Vec<u8>,
-        cursor: &mut usize,
+        lookup: &mut Lookup<'_>,
         out: &mut Validated,
-    ) {
+    ) -> Result<(), Stopped> {
         let sh = self.shared;
         let mapping = &*sh.mapping;
         let cells = if validate::encode_cells(rec, self.plan, mapping, self.ctx, encoded) {
@@ -477,26 +492,47 @@ impl Validator<'_> {
             NO_CELLS_PRINT
         };
         if cells != NO_CELLS_PRINT
-            && !sh.register.is_empty()
+            && !lookup.is_known_empty()
             && let Some(key) = validate::key_of(rec, self.plan, mapping, self.ctx)
-            && sh.register.observe_cells(
+            && lookup.observe_cells(
                 key.expose(),
                 &cells,
-                cursor,
                 Occurrence { row: rec.row, line: rec.line, first: First::Unchanged },
-            )
+            )?
         {
             out.unchanged += 1;
             out.unvalidated += 1;
-            return;
+            return Ok(());
         }
-        match validate::validate(rec, self.plan, mapping, self.ctx) {
+        let pending = match validate::validate(rec, self.plan, mapping, self.ctx) {
             Ok(mut row) => {
                 self.hash_kept(&mut row.values);
                 seal::encode(&sh.person_layout, &row.values, Some(mapping.key), payload);
                 let fingerprint = sh.keys.fingerprint(payload);
+                Pending::Valid { row, fingerprint, cells }
+            }
+            Err(mut rej) => {
+                self.hash_kept(&mut rej.values);
+                Pending::Rejected(rej)
+            }
+        };
+        self.classify(pending, payload, lookup, out)
+    }
+
+    /// The second half of `item`: what the register says of a validated row.
+    fn classify(
+        &self,
+        pending: Pending,
+        payload: &[u8],
+        lookup: &mut Lookup<'_>,
+        out: &mut Validated,
+    ) -> Result<(), Stopped> {
+        let sh = self.shared;
+        let mapping = &*sh.mapping;
+        match pending {
+            Pending::Valid { row, fingerprint, cells } => {
                 let at = Occurrence { row: row.row, line: row.line, first: First::New };
-                let seen = match sh.register.observe_near(&row.key, &fingerprint, cursor, at) {
+                let seen = match lookup.observe(&row.key, &fingerprint, at)? {
                     Seen::First(Quick::New) if !sh.occurrences.claim(&row.key, at) => Seen::Again,
                     seen => seen,
                 };
@@ -513,12 +549,12 @@ impl Validator<'_> {
                     }
                     Seen::First(Quick::Unchanged) => {
                         out.unchanged += 1;
-                        if cells != NO_CELLS_PRINT && sh.register.cells(&row.key) != Some(cells) {
+                        if cells != NO_CELLS_PRINT && lookup.cells(&row.key)? != Some(cells) {
                             out.cells.push((row.key, cells));
                         }
                     }
                     Seen::First(Quick::Compare) => {
-                        out.compare.push(ValidRow { row, payload: payload.clone(), fingerprint, cells });
+                        out.compare.push(ValidRow { row, payload: payload.to_vec(), fingerprint, cells });
                     }
                     Seen::First(Quick::New) => {
                         let (dk, wrapped) = sh.keys.new_data_key(row.key.as_str());
@@ -539,11 +575,10 @@ impl Validator<'_> {
                     }
                 }
             }
-            Err(mut rej) => {
-                self.hash_kept(&mut rej.values);
+            Pending::Rejected(mut rej) => {
                 if let Some(k) = &rej.key {
                     let at = Occurrence { row: rej.row, line: rej.line, first: First::Rejected };
-                    let first = sh.register.observe_rejected(k, at).unwrap_or_else(|| sh.occurrences.claim(k, at));
+                    let first = lookup.observe_rejected(k, at)?.unwrap_or_else(|| sh.occurrences.claim(k, at));
                     if !first {
                         sh.occurrences.repeat(k);
                         rej.errors.push(CellError { field: mapping.key, rule: Rule::DuplicateKey });
@@ -552,8 +587,23 @@ impl Validator<'_> {
                 out.rejected.push(rej);
             }
         }
+        Ok(())
     }
 }
+
+/// A validated row, to be classified against the register.
+enum Pending {
+    /// Its payload is in the validator's buffer.
+    Valid {
+        row: validate::Row,
+        fingerprint: Fingerprint,
+        cells: CellsPrint,
+    },
+    Rejected(Rejected),
+}
+
+/// The register's load under way: its time in milliseconds when done.
+type RegisterLoad = Ahead<Result<u64, StoreError>>;
 
 /// A read of stored records under way.
 type StoredRead = Ahead<Result<Vec<SealedPerson>, StoreError>>;
@@ -849,7 +899,7 @@ async fn stream<S: Store>(
     req: &Request<'_>,
     run_id: &RunId,
     shared: Arc<Shared>,
-    records: read::Records,
+    (records, loader): (read::Records, RegisterLoad),
     apply: &mut Option<S::Apply>,
     report: &mut Report,
 ) -> Result<Counts, IngestError> {
@@ -921,6 +971,8 @@ async fn stream<S: Store>(
         .await;
         drop(rx);
         let facts = worker.join().map_err(|_| IngestError::Worker)?;
+        // A failed load stopped the validators early: its error explains the rest.
+        let load_ms = loader.finish().await.ok_or(IngestError::Worker)??;
         let facts = facts.map_err(|e| file_error(&report.file, e))?;
         streamed?;
         if req.mapping.mode == FileMode::Full {
@@ -930,12 +982,13 @@ async fn stream<S: Store>(
         }
         sink.flush(&wtx, true).await?;
         drop(wtx);
-        Ok::<_, IngestError>(facts)
+        Ok::<_, IngestError>((facts, load_ms))
     };
     let (written, produced) = tokio::join!(writer, producer);
     // The writer's error explains a stopped producer, so it is reported first.
     let write_ms = written?;
-    let facts = produced?;
+    let (facts, load_ms) = produced?;
+    report.timings_ms.insert("load_register".into(), load_ms);
     let t = Instant::now();
     sink.reject_first_rows(apply.as_mut()).await?;
     report.timings_ms.insert("repeated_keys".into(), elapsed_ms(t));

@@ -14,6 +14,7 @@ pub mod mapping;
 pub mod occurrence;
 pub mod read;
 pub mod receive;
+pub mod register;
 pub mod report;
 pub mod seal;
 pub mod store;

@@ -6,8 +6,9 @@ mod sqlite;
 
 use std::future::Future;
 
-use crate::diff::{Class, Register};
+use crate::diff::Class;
 use crate::ids::{EmployeeKey, RunId, TenantId};
+use crate::register::Register;
 use crate::seal::{CellsPrint, Fingerprint, Layout};
 
 /// SQL text both backends share verbatim: both accept `$n` placeholders and `ON CONFLICT`.
@@ -209,10 +210,26 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-impl From<crate::diff::RegisterFull> for StoreError {
-    fn from(e: crate::diff::RegisterFull) -> Self {
+impl From<crate::register::RegisterFull> for StoreError {
+    fn from(e: crate::register::RegisterFull) -> Self {
         StoreError::Database(e.to_string())
     }
+}
+
+impl From<crate::register::PagesOutOfOrder> for StoreError {
+    fn from(e: crate::register::PagesOutOfOrder) -> Self {
+        StoreError::Database(e.to_string())
+    }
+}
+
+/// The tenant's whole register, loaded before it is returned (the pipeline instead reads it
+/// while it loads: see `Store::load_register`).
+pub async fn register<S: Store>(store: &S, tenant: &TenantId) -> Result<Register, StoreError> {
+    let register = Register::loading();
+    let guard = register.loader();
+    let loaded = store.load_register(tenant, &register).await;
+    guard.done(loaded.is_ok());
+    loaded.map(|()| register)
 }
 
 /// A quarantined row's errors (JSON pairs of field and rule) with one more.
@@ -411,8 +428,9 @@ pub trait Store: Clone + Send + Sync + 'static {
         sha256: &str,
     ) -> impl Future<Output = Result<Option<RunId>, StoreError>> + Send;
 
-    /// Every person of the tenant: key, fingerprint and whether ended.
-    fn load_register(&self, tenant: &TenantId) -> impl Future<Output = Result<Register, StoreError>> + Send;
+    /// Every person of the tenant (key, fingerprint, cells print and whether ended), pushed
+    /// into `into` page by page; the caller ends the load (`Register::finish`).
+    fn load_register(&self, tenant: &TenantId, into: &Register) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Sealed values and wrapped keys of the given people (those present).
     fn load_sealed(

@@ -8,8 +8,9 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Executor, PgPool, Postgres, QueryBuilder, Row, Transaction};
 
 use super::{Apply, Batch, HistoryEntry, RunRecord, RunStatus, SealedPerson, Store, StoreError, sql};
-use crate::diff::{Class, Register};
+use crate::diff::Class;
 use crate::ids::{EmployeeKey, RunId, TenantId};
+use crate::register::{Register, Segment};
 
 /// Rows per multi-row statement; 8 binds a row stays far below PostgreSQL's 65535.
 const CHUNK: usize = 1000;
@@ -156,12 +157,14 @@ impl Store for PgStore {
         Ok(row.map(|r| r.try_get::<String, _>("id")).transpose()?.map(RunId::from_stored))
     }
 
-    async fn load_register(&self, tenant: &TenantId) -> Result<Register, StoreError> {
+    async fn load_register(&self, tenant: &TenantId, into: &Register) -> Result<(), StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM employees WHERE tenant = $1")
             .bind(tenant.as_str())
             .fetch_one(&self.register)
             .await?;
-        let mut register = Register::with_capacity(usize::try_from(n).unwrap_or(0));
+        // One page in whatever order PostgreSQL returns: its collation need not order keys as
+        // bytes, which paging for early lookups would need.
+        let mut register = Segment::with_capacity(usize::try_from(n).unwrap_or(0));
         let mut rows = sqlx::query("SELECT employee_id, fingerprint, cells, ended FROM employees WHERE tenant = $1")
             .bind(tenant.as_str())
             .fetch(&self.register);
@@ -174,7 +177,7 @@ impl Store for PgStore {
             let cells = cells.try_into().map_err(|_| StoreError::Database("malformed cells print".into()))?;
             register.insert(EmployeeKey::new(key), fp, cells, ended)?;
         }
-        Ok(register)
+        Ok(into.push_whole(register)?)
     }
 
     async fn load_sealed(&self, tenant: &TenantId, keys: &[EmployeeKey]) -> Result<Vec<SealedPerson>, StoreError> {

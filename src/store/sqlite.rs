@@ -8,8 +8,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{ConnectOptions, QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 
 use super::{Apply, Batch, HistoryEntry, RunRecord, RunStatus, SealedPerson, Store, StoreError, sql};
-use crate::diff::{Class, Register};
+use crate::diff::Class;
 use crate::ids::{EmployeeKey, RunId, TenantId};
+use crate::register::{Register, Segment};
 use crate::seal::{CELLS_PRINT, CellsPrint, FINGERPRINT, Fingerprint};
 use crate::task::Ahead;
 
@@ -66,7 +67,7 @@ fn last_key(count: i64, packed: &[u8]) -> Result<String, StoreError> {
 }
 
 /// Adds one packed page (checked by `last_key`) to the register.
-fn unpack_register(packed: &[u8], ended: &[u8], register: &mut Register) -> Result<(), StoreError> {
+fn unpack_register(packed: &[u8], ended: &[u8], register: &mut Segment) -> Result<(), StoreError> {
     let mut flags = ended.iter();
     for entry in register_entries(packed) {
         let (key, fp, cells) = entry?;
@@ -132,9 +133,10 @@ fn options(path: &Path) -> SqliteConnectOptions {
         .pragma("secure_delete", "ON")
         // Statement journals (multi-row upserts) stay in memory rather than in temp files.
         .pragma("temp_store", "MEMORY")
-        // 8 MiB of page cache per connection: enough for the hot index pages, and a bound on
-        // memory when a large run's dirty pages would otherwise pile up.
-        .pragma("cache_size", "-8192")
+        // 4 MiB of page cache per connection: enough for the hot index pages, and a bound on
+        // memory when a large run's dirty pages would otherwise pile up; a run uses several
+        // connections at once (the register's load, stored-record reads, the apply).
+        .pragma("cache_size", "-4096")
         // Checkpoints run after each apply's commit (`SqliteApply::commit`) and when the last
         // connection closes, not inside whichever commit crosses the WAL size threshold.
         .pragma("wal_autocheckpoint", "0")
@@ -252,15 +254,11 @@ impl Store for SqliteStore {
         Ok(row.map(|r| r.try_get::<String, _>("id")).transpose()?.map(RunId::from_stored))
     }
 
-    async fn load_register(&self, tenant: &TenantId) -> Result<Register, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM employees WHERE tenant = $1")
-            .bind(tenant.as_str())
-            .fetch_one(&self.register)
-            .await?;
-        let mut register = Register::with_capacity(usize::try_from(n).unwrap_or(0));
+    async fn load_register(&self, tenant: &TenantId, into: &Register) -> Result<(), StoreError> {
         // sqlx hands each SQLite row across a channel, microseconds apiece; a 1M-person register
-        // would take seconds. So SQLite packs a page of entries into two values, paging by key,
-        // and the next page is read while this one is added to the register.
+        // would take seconds. So SQLite packs a page of entries into two values, paging by key
+        // (BINARY collation: byte order, as `Register::push_page` needs), and the next page is
+        // read while this one is added to the register.
         let fetch = |after: String| {
             let (pool, tenant) = (self.register.clone(), tenant.as_str().to_owned());
             Ahead::spawn(async move {
@@ -279,6 +277,13 @@ impl Store for SqliteStore {
             })
         };
         let mut next = fetch(String::new());
+        let highest: Option<String> = sqlx::query_scalar("SELECT max(employee_id) FROM employees WHERE tenant = $1")
+            .bind(tenant.as_str())
+            .fetch_one(&self.register)
+            .await?;
+        if let Some(h) = highest {
+            into.set_highest(&h)?;
+        }
         loop {
             let Some(page) = next.finish().await else {
                 return Err(StoreError::Database("the register load was cancelled".into()));
@@ -286,14 +291,16 @@ impl Store for SqliteStore {
             let page = page?;
             let (count, Some(packed), Some(ended)) = page else {
                 if page.0 == 0 {
-                    break;
+                    return Ok(());
                 }
                 return Err(malformed_page());
             };
-            next = fetch(last_key(count, &packed)?);
-            unpack_register(&packed, &ended, &mut register)?;
+            let last = last_key(count, &packed)?;
+            next = fetch(last.clone());
+            let mut segment = Segment::with_capacity(usize::try_from(count).unwrap_or(0));
+            unpack_register(&packed, &ended, &mut segment)?;
+            into.push_page(segment, &last)?;
         }
-        Ok(register)
     }
 
     async fn load_sealed(&self, tenant: &TenantId, keys: &[EmployeeKey]) -> Result<Vec<SealedPerson>, StoreError> {
@@ -588,8 +595,9 @@ mod tests {
         // Fingerprints and prints may hold the key separator; keys may hold any text.
         let packed = page(&[entry(0xFF, 0xFF, "a\u{1e}1"), entry(0x00, 0x01, "b"), entry(0x1E, 0xFF, "ö")]);
         assert_eq!(last_key(3, &packed).unwrap(), "ö");
-        let mut r = Register::default();
-        unpack_register(&packed, b"010", &mut r).unwrap();
+        let mut s = Segment::default();
+        unpack_register(&packed, b"010", &mut s).unwrap();
+        let r = Register::whole(s);
         assert_eq!(r.get(&EmployeeKey::new("a\u{1e}1")), Some(([0xFF; 16], false)));
         assert_eq!(r.cells(&EmployeeKey::new("b")), Some([1; 8]));
         assert_eq!(r.get(&EmployeeKey::new("ö")), Some(([0x1E; 16], false)));
@@ -607,7 +615,7 @@ mod tests {
         bad_utf8.push(0xC3);
         assert!(last_key(1, &bad_utf8).is_err(), "a key that is not text");
         for ended in [&b"0"[..], b"011", b"0x"] {
-            assert!(unpack_register(&good, ended, &mut Register::default()).is_err(), "{ended:?}");
+            assert!(unpack_register(&good, ended, &mut Segment::default()).is_err(), "{ended:?}");
         }
     }
 }

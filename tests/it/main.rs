@@ -7,6 +7,7 @@ mod cli;
 mod fixtures;
 mod fuzz_corpus;
 mod late_encoding;
+mod paged_register;
 mod privacy;
 mod reference;
 mod repeated_keys;

@@ -54,7 +54,7 @@ async fn story<S: Store>(s: S) {
         };
         a.write(&batch).await.unwrap();
     }
-    assert!(s.load_register(&acme).await.unwrap().is_empty());
+    assert!(hrfeed::store::register(&s, &acme).await.unwrap().is_empty());
 
     // Day 1: two new people, one rejected row; committed with its run.
     let run1 = RunId::new_random();
@@ -84,12 +84,12 @@ async fn story<S: Store>(s: S) {
     .unwrap();
     a.commit(&run_record(&run1, &acme, "aaa", RunStatus::Applied)).await.unwrap();
 
-    let register = s.load_register(&acme).await.unwrap();
+    let register = hrfeed::store::register(&s, &acme).await.unwrap();
     assert_eq!(register.len(), 2);
     assert_eq!(register.get(&EmployeeKey::new("001")), Some(([1; 16], false)));
     assert_eq!(register.get(&EmployeeKey::new("002")).map(|e| e.1), Some(true));
     assert_eq!(s.layouts().await.unwrap(), vec![layout.clone()], "a layout is stored once");
-    assert!(s.load_register(&other).await.unwrap().is_empty(), "tenants are separate");
+    assert!(hrfeed::store::register(&s, &other).await.unwrap().is_empty(), "tenants are separate");
 
     let sealed = s.load_sealed(&acme, &[EmployeeKey::new("002"), EmployeeKey::new("404")]).await.unwrap();
     assert_eq!(sealed.len(), 1);
@@ -118,7 +118,7 @@ async fn story<S: Store>(s: S) {
     let moved = [0xFF, 0, 0x1E, 1, 2, 3, 4, 5];
     a.write(&Batch { cells: vec![(EmployeeKey::new("001"), moved)], ..Batch::default() }).await.unwrap();
     a.commit(&run_record(&run3, &acme, "bbb", RunStatus::Applied)).await.unwrap();
-    let register = s.load_register(&acme).await.unwrap();
+    let register = hrfeed::store::register(&s, &acme).await.unwrap();
     assert_eq!(register.cells(&EmployeeKey::new("001")), Some(moved));
     assert_eq!(register.get(&EmployeeKey::new("001")), Some(([1; 16], false)), "only the print moved");
     assert_eq!(register.cells(&EmployeeKey::new("002")), Some([2; 8]));
@@ -177,7 +177,7 @@ async fn odd_keys<S: Store>(s: S) {
     a.write(&Batch { keys: new_keys, people, ..Batch::default() }).await.unwrap();
     a.commit(&run_record(&run, &acme, "odd", RunStatus::Applied)).await.unwrap();
 
-    let register = s.load_register(&acme).await.unwrap();
+    let register = hrfeed::store::register(&s, &acme).await.unwrap();
     assert_eq!(register.len(), keys.len());
     for (i, k) in keys.iter().enumerate() {
         assert_eq!(register.get(&EmployeeKey::new(k)), Some(([i as u8 + 1; 16], false)), "{k:?}");
@@ -221,7 +221,7 @@ async fn large_register<S: Store>(s: S) {
         a.write(&Batch { people, ..Batch::default() }).await.unwrap();
     }
     a.commit(&run_record(&run, &acme, "large", RunStatus::Applied)).await.unwrap();
-    let register = s.load_register(&acme).await.unwrap();
+    let register = hrfeed::store::register(&s, &acme).await.unwrap();
     assert_eq!(register.len(), keys.len());
     for (i, k) in keys.iter().enumerate() {
         assert_eq!(register.get(&EmployeeKey::new(k)), Some((fp(i), (i % 5000) % 7 == 0)), "{k:?}");
