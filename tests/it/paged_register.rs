@@ -3,16 +3,12 @@
 //! only for their own page; hires above every stored key wait for none) or in reverse (the
 //! first rows wait for the whole load). SQLite only: PostgreSQL loads its register as one page.
 
-use crate::support::{Backend, Workspace, counts, reference_day1, write_csv};
+use crate::support::{Backend, Workspace, counts, reference_day1, with, write_csv};
 
 const KEY: usize = 0; // Anst.nr
 const TITLE: usize = 9; // Befattning
 const END: usize = 12; // Slutdatum
 const PEOPLE: usize = 120_000;
-
-fn with(rec: &csv::StringRecord, col: usize, value: &str) -> csv::StringRecord {
-    rec.iter().enumerate().map(|(i, v)| if i == col { value } else { v }).collect()
-}
 
 #[test]
 fn day_two_counts_do_not_depend_on_the_order_of_keys() {

@@ -2,16 +2,12 @@
 //! stays as they were, whatever its first row had become (changed, unchanged, ended, new,
 //! rejected) — on both backends, in a dry run too.
 
-use crate::support::{Backend, Workspace, counts, reference_day1, write_csv};
+use crate::support::{Backend, Workspace, counts, reference_day1, with, write_csv};
 
 const KEY: usize = 0; // Anst.nr
 const EMAIL: usize = 4; // E-post
 const TITLE: usize = 9; // Befattning
 const END: usize = 12; // Slutdatum
-
-fn with(rec: &csv::StringRecord, col: usize, value: &str) -> csv::StringRecord {
-    rec.iter().enumerate().map(|(i, v)| if i == col { value } else { v }).collect()
-}
 
 fn employee(ws: &Workspace, key: &str) -> Option<serde_json::Value> {
     let out = ws.run(&["employees", "show", "--tenant", "acme", key, "--json"]);

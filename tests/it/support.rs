@@ -180,6 +180,11 @@ pub fn reference_day1() -> (csv::StringRecord, Vec<csv::StringRecord>) {
     (header, r.records().map(Result::unwrap).collect())
 }
 
+/// `rec` with column `col` set to `value`.
+pub fn with(rec: &csv::StringRecord, col: usize, value: &str) -> csv::StringRecord {
+    rec.iter().enumerate().map(|(i, v)| if i == col { value } else { v }).collect()
+}
+
 /// Writes a comma-separated UTF-8 export.
 pub fn write_csv(path: &Path, header: &csv::StringRecord, rows: &[csv::StringRecord]) {
     let mut w = csv::Writer::from_path(path).unwrap();
