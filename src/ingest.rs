@@ -151,13 +151,23 @@ async fn run<S: Store>(
     let file = req.file.to_path_buf();
     let label = report.file.clone();
     // The file is hashed, and opened (format, encoding, delimiter and header found), beside the
-    // register load; the duplicate check waits for the hash only then, under the tenant lock.
+    // register load and the first rows' validation; see `Receipt`.
     let f = file.clone();
-    let claim_task = tokio::task::spawn_blocking(move || (receive::claim(&f), elapsed_ms(t)));
+    let claim_task = tokio::task::spawn_blocking(move || receive::claim(&f));
     let keys = tenant_keys(store, req).await?;
-    // The apply (and with it the tenant lock) comes before the register is read, so a run of
+    // The apply (and with it the tenant lock) comes before the duplicate check, so a run of
     // the same file that finished while this one waited for the lock makes this one a duplicate.
     let apply = if req.dry_run { None } else { Some(store.begin_apply(req.tenant, run_id).await?) };
+    let receipt = {
+        let (store, tenant, label) = (store.clone(), req.tenant.clone(), label.clone());
+        Ahead::spawn(async move {
+            let claim = claim_task.await.map_err(|_| IngestError::Worker)?;
+            let claim = claim.map_err(|source| IngestError::Io { file: label, source })?;
+            let ms = elapsed_ms(t);
+            let prior = store.applied_run_by_hash(&tenant, &claim.sha256).await?;
+            Ok(Receipt { sha256: claim.sha256, ms, prior })
+        })
+    };
     let (f, m) = (file.clone(), req.mapping.clone());
     let today = req.clock.today();
     let open_task = tokio::task::spawn_blocking(move || read::open(&f, &m.read));
@@ -174,19 +184,17 @@ async fn run<S: Store>(
             loaded.map(|()| elapsed_ms(t))
         })
     };
-    let (claim, receive_ms) = claim_task.await.map_err(|_| IngestError::Worker)?;
-    let claim = claim.map_err(|source| IngestError::Io { file: label.clone(), source })?;
-    report.sha256 = claim.sha256.clone();
-    report.timings_ms.insert("receive".into(), receive_ms);
-    if let Some(prior) = store.applied_run_by_hash(req.tenant, &claim.sha256).await? {
-        report.status = RunStatus::Duplicate.as_str().into();
-        report.duplicate_of = Some(prior.to_string());
-        return Ok(None);
-    }
-    let records = open_task
-        .await
-        .map_err(|_| IngestError::Worker)?
-        .map_err(|source| IngestError::Read { file: label.clone(), source })?;
+    let records = match open_task.await.map_err(|_| IngestError::Worker)? {
+        Ok(records) => records,
+        // A file applied before is a duplicate even if today's mapping cannot open it.
+        Err(source) => {
+            Receipt::take(receipt.finish().await, report)?;
+            if report.duplicate_of.is_some() {
+                return Ok(None);
+            }
+            return Err(IngestError::Read { file: label, source });
+        }
+    };
 
     let t = Instant::now();
     let mut apply = apply;
@@ -208,7 +216,11 @@ async fn run<S: Store>(
         occurrences: Occurrences::default(),
         today,
     });
-    let counts = stream(store, req, run_id, shared.clone(), (records, loader), &mut apply, report).await?;
+    let Some(counts) =
+        stream(store, req, run_id, shared.clone(), (records, loader, receipt), &mut apply, report).await?
+    else {
+        return Ok(None);
+    };
     report.timings_ms.insert("validate_diff_apply".into(), elapsed_ms(t));
 
     report.counts = (&counts).into();
@@ -224,6 +236,31 @@ async fn run<S: Store>(
             report.status = RunStatus::Applied.as_str().into();
             Ok(apply)
         }
+    }
+}
+
+/// The file's hash and whether its content was applied before. Hashing a large file takes a
+/// fraction of a second that the first rows' validation need not wait for: the check runs
+/// beside it, and a duplicate stops the run then, before anything is committed.
+struct Receipt {
+    sha256: String,
+    ms: u64,
+    prior: Option<RunId>,
+}
+
+type ReceiptCheck = Ahead<Result<Receipt, IngestError>>;
+
+impl Receipt {
+    /// Puts the receipt into the report: its hash, and for a duplicate its status.
+    fn take(receipt: Option<Result<Receipt, IngestError>>, report: &mut Report) -> Result<(), IngestError> {
+        let receipt = receipt.ok_or(IngestError::Worker)??;
+        report.sha256 = receipt.sha256;
+        report.timings_ms.insert("receive".into(), receipt.ms);
+        if let Some(prior) = receipt.prior {
+            report.status = RunStatus::Duplicate.as_str().into();
+            report.duplicate_of = Some(prior.to_string());
+        }
+        Ok(())
     }
 }
 
@@ -899,10 +936,10 @@ async fn stream<S: Store>(
     req: &Request<'_>,
     run_id: &RunId,
     shared: Arc<Shared>,
-    (records, loader): (read::Records, RegisterLoad),
+    (records, loader, receipt): (read::Records, RegisterLoad, ReceiptCheck),
     apply: &mut Option<S::Apply>,
     report: &mut Report,
-) -> Result<Counts, IngestError> {
+) -> Result<Option<Counts>, IngestError> {
     let names: Vec<&str> = req.mapping.fields.iter().map(|f| f.name.as_str()).collect();
     let quarantine_layout = seal::Layout::new(names.iter().map(|n| (*n).to_owned()).collect());
     let mut layouts: std::collections::HashMap<_, _> =
@@ -958,8 +995,23 @@ async fn stream<S: Store>(
         Ok::<_, IngestError>(spent)
     };
     let producer = async {
+        let mut receipt = Some(receipt);
+        let mut received = None;
         let streamed: Result<(), IngestError> = async {
-            while let Some(v) = rx.recv().await {
+            loop {
+                let v = tokio::select! {
+                    r = async { receipt.as_mut()?.wait().await }, if receipt.is_some() => {
+                        receipt = None;
+                        let duplicate = r.as_ref().is_some_and(|r| r.as_ref().is_ok_and(|r| r.prior.is_some()));
+                        received = Some(r);
+                        if duplicate {
+                            return Ok(());
+                        }
+                        continue;
+                    }
+                    v = rx.recv() => v,
+                };
+                let Some(v) = v else { break };
                 sink.take(v);
                 if sink.pending.len() >= COMPARE_BATCH {
                     sink.start_compare().await?;
@@ -970,6 +1022,19 @@ async fn stream<S: Store>(
         }
         .await;
         drop(rx);
+        // Whatever else went wrong, the report names the file's hash, and a duplicate is
+        // reported as such rather than as the error its early stop caused.
+        let received = match receipt {
+            Some(r) => r.finish().await,
+            None => received.flatten(),
+        };
+        Receipt::take(received, report)?;
+        if report.duplicate_of.is_some() {
+            // Stopping the load stops validators waiting for its pages.
+            drop(loader);
+            let _ = worker.join();
+            return Ok(None);
+        }
         let facts = worker.join().map_err(|_| IngestError::Worker)?;
         // A failed load stopped the validators early: its error explains the rest.
         let load_ms = loader.finish().await.ok_or(IngestError::Worker)??;
@@ -982,12 +1047,16 @@ async fn stream<S: Store>(
         }
         sink.flush(&wtx, true).await?;
         drop(wtx);
-        Ok::<_, IngestError>((facts, load_ms))
+        Ok::<_, IngestError>(Some((facts, load_ms)))
     };
     let (written, produced) = tokio::join!(writer, producer);
+    // A duplicate's writes went into the run's transaction, which is never committed.
+    if matches!(produced, Ok(None)) {
+        return Ok(None);
+    }
     // The writer's error explains a stopped producer, so it is reported first.
     let write_ms = written?;
-    let (facts, load_ms) = produced?;
+    let Some((facts, load_ms)) = produced? else { return Ok(None) };
     report.timings_ms.insert("load_register".into(), load_ms);
     let t = Instant::now();
     sink.reject_first_rows(apply.as_mut()).await?;
@@ -1021,5 +1090,5 @@ async fn stream<S: Store>(
     let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
     report.timings_ms.insert("load_compared".into(), ms(sink.load_ms));
     report.timings_ms.insert("write".into(), ms(write_ms));
-    Ok(sink.counts)
+    Ok(Some(sink.counts))
 }

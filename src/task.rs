@@ -14,6 +14,12 @@ impl<T: Send + 'static> Ahead<T> {
     /// The task's result; a panic inside it resumes here. `None`: it was cancelled (the runtime
     /// is shutting down).
     pub async fn finish(mut self) -> Option<T> {
+        self.wait().await
+    }
+
+    /// As `finish`, but keeps the task, so a `select!` loop can wait on it beside other work.
+    /// Once it has returned, the caller drops the task rather than waiting again.
+    pub async fn wait(&mut self) -> Option<T> {
         match (&mut self.0).await {
             Ok(v) => Some(v),
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),

@@ -22,6 +22,15 @@ fn day_two_counts_do_not_depend_on_the_order_of_keys() {
     write_csv(&day1_path, &header, &day1);
     let (code, r1) = ws.ingest(&day1_path, &[]);
     assert_eq!((code, r1["counts"]["new"].as_u64()), (0, Some(PEOPLE as u64)), "{r1}");
+    // The same file again: its duplicate check runs beside the first rows' validation, and
+    // whatever those rows did went into a transaction that is never committed.
+    let tables = ws.table_counts();
+    let (code, again) = ws.ingest(&day1_path, &[]);
+    assert_eq!((code, again["status"].as_str()), (0, Some("duplicate")), "{again}");
+    assert_eq!(again["counts"]["new"].as_u64(), Some(0), "{again}");
+    let mut want = tables;
+    want.iter_mut().filter(|(n, _)| n == "runs").for_each(|(_, c)| *c += 1);
+    assert_eq!(ws.table_counts(), want, "only the duplicate's run was stored");
 
     // Day 2: every 1000th person changes title, every 10,000th is missing; hires above every
     // stored key come among the first rows, and hires inside the key range in their sorted place.

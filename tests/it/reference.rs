@@ -160,3 +160,36 @@ fn sqlite_concurrent_runs_take_turns() {
 fn postgres_concurrent_runs_take_turns() {
     concurrent_runs_take_turns(Backend::Postgres);
 }
+
+/// Content applied before is a duplicate even when today's mapping cannot read it: the file is
+/// not read into an error that the duplicate check would have answered.
+#[test]
+fn an_applied_file_is_a_duplicate_whatever_the_mapping_makes_of_it_now() {
+    let Some(ws) = Workspace::new(Backend::Sqlite) else { return };
+    let file = fixtures().join("reference/day1.win1252.csv");
+    let (code, first) = ws.ingest(&file, &[]);
+    assert!(code == 0 || code == 3, "{first}");
+    let before = ws.table_counts();
+    let mapping = ws.path().join("mappings/acme.toml");
+    let original = std::fs::read_to_string(&mapping).unwrap();
+    // Not a workbook: the file cannot be opened. Another delimiter: no key column in the header.
+    for (from, to) in [("format = \"auto\"", "format = \"xlsx\""), ("delimiter = \"auto\"", "delimiter = \",\"")] {
+        assert!(original.contains(from));
+        std::fs::write(&mapping, original.replacen(from, to, 1)).unwrap();
+        let (code, again) = ws.ingest(&file, &[]);
+        assert_eq!((code, again["status"].as_str()), (0, Some("duplicate")), "{to}: {again}");
+        assert_eq!(again["duplicate_of"], first["run_id"], "{to}");
+        assert_eq!(again["sha256"], first["sha256"], "{to}");
+        // And it is an error for a file never applied.
+        let copy = ws.path().join("other.csv");
+        let mut bytes = std::fs::read(&file).unwrap();
+        bytes.extend_from_slice(b"\r\n");
+        std::fs::write(&copy, bytes).unwrap();
+        let (code, other) = ws.ingest(&copy, &[]);
+        assert_eq!((code, other["status"].as_str()), (1, Some("failed")), "{to}: {other}");
+    }
+    std::fs::write(&mapping, original).unwrap();
+    let after: Vec<_> = ws.table_counts().into_iter().filter(|(t, _)| t != "runs").collect();
+    let before: Vec<_> = before.into_iter().filter(|(t, _)| t != "runs").collect();
+    assert_eq!(after, before);
+}
