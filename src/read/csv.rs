@@ -268,6 +268,15 @@ impl<R: Read> Scanner<R> {
         let mut prev_cr = self.prev_cr;
         let mut i = 0;
         while i < bytes.len() {
+            // Most records are one plain line: take it whole, without stepping through its cells.
+            if state == State::StartRecord
+                && let Some(n) = self.plain_line(&bytes[i..])
+            {
+                self.starts.push_back(line);
+                self.record_line = line;
+                (i, line, prev_cr) = (i + n, line + 1, false);
+                continue;
+            }
             // Most bytes are ordinary bytes inside a cell: skip the run in one tight loop.
             if matches!(state, State::InField | State::InQuoted) {
                 let rest = &bytes[i..];
@@ -332,6 +341,26 @@ impl<R: Read> Scanner<R> {
             }
         }
         (self.state, self.line, self.field_bytes, self.cells, self.prev_cr) = (state, line, field, cells, prev_cr);
+    }
+}
+
+impl<R> Scanner<R> {
+    /// The length, with its line break, of a complete record at the start of `rest` that
+    /// the state machine would pass through without a remark: one line (LF or CRLF), no quote,
+    /// no NUL, no lone CR, and too short for a cell to pass the size limit or for the cells to
+    /// pass `MAX_CELLS`. `None` for anything else, which then goes byte by byte.
+    fn plain_line(&self, rest: &[u8]) -> Option<usize> {
+        let end = memchr::memchr(b'\n', rest)?;
+        let line = &rest[..end];
+        if line.is_empty() || line.len() > self.max_field_bytes || line.len() >= MAX_CELLS {
+            return None;
+        }
+        match memchr::memchr3(b'"', 0, b'\r', line) {
+            None => Some(end + 1),
+            // Only the CR of a CRLF, and not a blank line's.
+            Some(k) if k > 0 && k + 1 == line.len() && line[k] == b'\r' => Some(end + 1),
+            Some(_) => None,
+        }
     }
 }
 
