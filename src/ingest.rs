@@ -1002,9 +1002,10 @@ async fn stream<S: Store>(
                 let v = tokio::select! {
                     r = async { receipt.as_mut()?.wait().await }, if receipt.is_some() => {
                         receipt = None;
-                        let duplicate = r.as_ref().is_some_and(|r| r.as_ref().is_ok_and(|r| r.prior.is_some()));
+                        // A duplicate, or a check that failed, ends the run: no use reading on.
+                        let fresh = matches!(&r, Some(Ok(r)) if r.prior.is_none());
                         received = Some(r);
-                        if duplicate {
+                        if !fresh {
                             return Ok(());
                         }
                         continue;
