@@ -1050,14 +1050,13 @@ async fn stream<S: Store>(
         drop(wtx);
         Ok::<_, IngestError>(Some((facts, load_ms)))
     };
-    let (written, produced) = tokio::join!(writer, producer);
-    // A duplicate's writes went into the run's transaction, which is never committed.
-    if matches!(produced, Ok(None)) {
-        return Ok(None);
-    }
-    // The writer's error explains a stopped producer, so it is reported first.
-    let write_ms = written?;
-    let Some((facts, load_ms)) = produced? else { return Ok(None) };
+    let ((facts, load_ms), write_ms) = match tokio::join!(writer, producer) {
+        // A duplicate's writes went into the run's transaction, which is never committed.
+        (_, Ok(None)) => return Ok(None),
+        // The writer's error explains a stopped producer, so it is reported first.
+        (Err(e), _) | (Ok(_), Err(e)) => return Err(e),
+        (Ok(write_ms), Ok(Some(produced))) => (produced, write_ms),
+    };
     report.timings_ms.insert("load_register".into(), load_ms);
     let t = Instant::now();
     sink.reject_first_rows(apply.as_mut()).await?;
