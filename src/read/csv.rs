@@ -23,7 +23,7 @@ const MAX_CELLS: usize = 10_000;
 /// A CSV file positioned after its header.
 pub struct CsvRecords {
     reader: ::csv::Reader<Scanner<Box<dyn Read + Send>>>,
-    /// The record being read; lent to the caller's `Record` on the fast path (see `next_into`).
+    /// The record being read; swapped into the caller's `Record` (see `next_into`).
     raw: Option<::csv::ByteRecord>,
     encoding: &'static str,
     encoding_decided_later: Arc<std::sync::OnceLock<&'static str>>,
@@ -74,19 +74,11 @@ impl CsvRecords {
         if !self.advance(record)? {
             return Ok(false);
         }
-        let raw = self.raw.take().unwrap_or_default();
-        // The fast path: the whole record is valid text as it stands, so it becomes the caller's
-        // record by swapping buffers; the caller's old buffer is read into next time.
-        match ::csv::StringRecord::from_byte_record(raw) {
-            Ok(mut cells) => {
-                cells.truncate(self.columns);
-                std::mem::swap(&mut record.cells, &mut cells);
-                self.raw = Some(cells.into_byte_record());
-                return Ok(true);
-            }
-            Err(error) => self.raw = Some(error.into_byte_record()),
-        }
-        self.decode_cells(record);
+        // The record becomes the caller's by swapping buffers; the caller's old buffer is read
+        // into next time. Its cells are checked as text only when asked (`Record::text`).
+        let raw = self.raw.get_or_insert_with(::csv::ByteRecord::new);
+        raw.truncate(self.columns);
+        std::mem::swap(&mut record.cells, raw);
         Ok(true)
     }
 
@@ -103,29 +95,12 @@ impl CsvRecords {
         self.row += 1;
         record.row = self.row;
         record.line = line;
-        record.invalid_text.clear();
         let found = self.raw.as_ref().map_or(0, ::csv::ByteRecord::len);
         let extra_blank = || self.raw.as_ref().is_some_and(|raw| raw.iter().skip(self.columns).all(is_blank));
         if found < self.columns || (found > self.columns && !extra_blank()) {
             return Err(ReadError::Ragged { row: self.row, line, expected: self.columns, found });
         }
         Ok(true)
-    }
-
-    /// The slow path: a record that is not valid UTF-8 as a whole, checked cell by cell; the
-    /// cells that are not valid text are marked.
-    fn decode_cells(&mut self, record: &mut Record) {
-        record.cells.clear();
-        let Some(raw) = &self.raw else { return };
-        for (i, bytes) in raw.iter().take(self.columns).enumerate() {
-            match encoding::cell_text(bytes) {
-                Some(text) => record.cells.push_field(text),
-                None => {
-                    record.cells.push_field("");
-                    record.invalid_text.push(i);
-                }
-            }
-        }
     }
 
     /// The encoding's name: as decided at open, or later at the first non-ASCII byte.
@@ -408,8 +383,8 @@ mod tests {
         let mut rows = Vec::new();
         let mut record = Record::default();
         while records.next_into(&mut record)? {
-            let cells = record.cells.iter().map(str::to_owned).collect();
-            rows.push((record.row, record.line, cells, record.invalid_text.clone()));
+            let (cells, invalid) = record.texts();
+            rows.push((record.row, record.line, cells, invalid));
         }
         Ok((records.header().clone(), rows))
     }
@@ -433,6 +408,17 @@ mod tests {
 
     fn hints(names: &[&str]) -> ReadOptions {
         ReadOptions { header_hints: names.iter().map(|n| n.to_string()).collect(), ..ReadOptions::default() }
+    }
+
+    #[test]
+    fn a_record_shows_its_position_never_its_cells() {
+        let f = file("Anst.nr;Anteckning\n1001;Ring 19811218-9876\n".as_bytes(), ".csv");
+        let mut records = open(f.path(), &ReadOptions::default()).unwrap();
+        let mut record = Record::default();
+        assert!(records.next_into(&mut record).unwrap());
+        assert_eq!(record.text(1), Ok("Ring 19811218-9876"));
+        let shown = format!("{record:?}");
+        assert_eq!(shown, "Record { row: 1, line: 2, cells: 2 }");
     }
 
     #[test]

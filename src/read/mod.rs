@@ -95,7 +95,7 @@ pub struct Detected {
 }
 
 /// One data row. Reused between calls to [`Records::next_into`] so reading allocates nothing per row.
-#[derive(Debug, Default, Clone)]
+#[derive(Default, Clone)]
 pub struct Record {
     /// 1-based data row number (the first row after the header is 1); empty rows are skipped
     /// but still counted in `line`.
@@ -103,12 +103,59 @@ pub struct Record {
     /// 1-based physical line (CSV: where the record starts; a quoted newline makes the next
     /// record's line jump) or sheet row (workbook).
     pub line: u64,
-    /// The cells, as text, one per header column. Workbook cells are rendered as text: integers
-    /// without `.0`, dates as `YYYY-MM-DD`, text as is (leading zeros kept).
-    pub cells: ::csv::StringRecord,
-    /// Indices of the cells that were not valid text in the file's encoding, ascending (each is
-    /// then empty in `cells`); a row with one in a mapped column is rejected with `Rule::Encoding`.
-    pub invalid_text: Vec<usize>,
+    /// The cells' bytes, one per header column. CSV in another encoding is transcoded to UTF-8
+    /// while read; workbook cells are rendered as text (integers without `.0`, dates as
+    /// `YYYY-MM-DD`, text as is, leading zeros kept), and one that cannot be is the byte 0xFF,
+    /// which UTF-8 never holds. A cell is checked as text only when asked ([`Record::text`]):
+    /// most rows of a day's file are known unchanged from their bytes alone.
+    cells: ::csv::ByteRecord,
+}
+
+/// A cell whose bytes are not valid text in the file's encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotText;
+
+impl Record {
+    /// The number of cells (the header's width once read).
+    pub fn len(&self) -> usize {
+        self.cells.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+
+    /// Cell `i`'s bytes as read, text or not; empty for a column the record lacks.
+    pub fn bytes(&self, i: usize) -> &[u8] {
+        self.cells.get(i).unwrap_or_default()
+    }
+
+    /// Cell `i` as text; empty for a column the record lacks.
+    pub fn text(&self, i: usize) -> Result<&str, NotText> {
+        std::str::from_utf8(self.bytes(i)).map_err(|_| NotText)
+    }
+
+    /// Every cell as text (empty where it is not) and the indices of those that are not text,
+    /// ascending: the record as checks and tests look at it.
+    pub fn texts(&self) -> (Vec<String>, Vec<usize>) {
+        let mut invalid = Vec::new();
+        let cells = (0..self.len())
+            .map(|i| {
+                self.text(i).map(str::to_owned).unwrap_or_else(|NotText| {
+                    invalid.push(i);
+                    String::new()
+                })
+            })
+            .collect();
+        (cells, invalid)
+    }
+}
+
+/// Cells hold personal values: a record shows its position and width only.
+impl std::fmt::Debug for Record {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Record").field("row", &self.row).field("line", &self.line).field("cells", &self.len()).finish()
+    }
 }
 
 /// A file that cannot be read at all. Every variant names a position, never cell content.

@@ -143,7 +143,6 @@ impl SheetRecords {
         self.row += 1;
         record.row = self.row;
         record.line = sheet_row.line;
-        record.invalid_text.clear();
         record.cells.clear();
 
         let first_col = self.first_col;
@@ -167,13 +166,11 @@ impl SheetRecords {
         }
         for c in 0..self.columns {
             let cell = sheet_row.cells.get(self.at[c]).map_or(&Data::Empty, |(_, d)| d);
-            if !cell_text(cell, &mut self.scratch) {
-                record.invalid_text.push(c);
-            }
+            let text = cell_text(cell, &mut self.scratch);
             if self.scratch.len() > self.max_field_bytes {
                 return Err(ReadError::FieldTooLarge { line: record.line, limit: self.max_field_bytes });
             }
-            record.cells.push_field(&self.scratch);
+            record.cells.push_field(if text { self.scratch.as_bytes() } else { NOT_TEXT });
         }
         Ok(true)
     }
@@ -213,6 +210,10 @@ fn is_empty(cell: &Data) -> bool {
         _ => false,
     }
 }
+
+/// What an error cell holds in a `Record`: a byte that UTF-8 never holds, so it reads as not
+/// text (`Record::text`), like a CSV cell in a broken encoding.
+const NOT_TEXT: &[u8] = &[0xFF];
 
 /// Renders a cell into `out`; `false` (and `out` empty) for an error cell.
 fn cell_text(cell: &Data, out: &mut String) -> bool {
@@ -459,12 +460,8 @@ mod tests {
         let mut rows = Vec::new();
         let mut record = Record::default();
         while records.next_into(&mut record)? {
-            rows.push((
-                record.row,
-                record.line,
-                record.cells.iter().map(str::to_owned).collect(),
-                record.invalid_text.clone(),
-            ));
+            let (cells, invalid) = record.texts();
+            rows.push((record.row, record.line, cells, invalid));
         }
         Ok((records.header().clone(), rows))
     }

@@ -11,7 +11,7 @@ pub use rule::Rule;
 
 use crate::ids::EmployeeKey;
 use crate::mapping::{Case, DataClass, Field, FieldType, Mapping};
-use crate::read::{Header, Record, normalise_header};
+use crate::read::{Header, NotText, Record, normalise_header};
 use crate::value::Value;
 
 /// A valid, minimised row: only mapped fields, normalised. There is no slot for an unmapped column.
@@ -123,7 +123,9 @@ impl Plan {
         flags.resize(self.dropped.len(), false);
         for (i, (col, _)) in self.dropped.iter().enumerate() {
             if !flags[i] && !self.sensitive_name[i] {
-                let cell = record.cells.get(*col).unwrap_or("");
+                // Digits are the same bytes in every encoding hrfeed reads, so the cell need not
+                // be checked as text first.
+                let cell = record.bytes(*col);
                 flags[i] = !cell.is_empty() && sensitive::text_holds_identity_number(cell);
             }
         }
@@ -143,13 +145,13 @@ pub fn validate(record: &Record, plan: &Plan, mapping: &Mapping, ctx: Context) -
     let mut values: Vec<Option<Value>> = Vec::with_capacity(mapping.fields.len());
     let mut errors = Vec::new();
     for (i, field) in mapping.fields.iter().enumerate() {
-        let cell = match plan.columns[i] {
-            Some(c) if record.invalid_text.contains(&c) => {
+        let cell = match plan.columns[i].map(|c| record.text(c)) {
+            Some(Err(NotText)) => {
                 errors.push(CellError { field: i, rule: Rule::Encoding });
                 values.push(None);
                 continue;
             }
-            Some(c) => record.cells.get(c).unwrap_or(""),
+            Some(Ok(cell)) => cell,
             None => "",
         };
         match check_field(cell, field, ctx) {
@@ -178,7 +180,7 @@ pub fn validate(record: &Record, plan: &Plan, mapping: &Mapping, ctx: Context) -
             let values = plan
                 .columns
                 .iter()
-                .map(|c| c.and_then(|c| record.cells.get(c)).map(str::trim).filter(|s| !s.is_empty()).map(Value::new))
+                .map(|c| c.and_then(|c| record.text(c).ok()).map(str::trim).filter(|s| !s.is_empty()).map(Value::new))
                 .collect();
             if key.is_none() && errors.is_empty() {
                 errors.push(CellError { field: mapping.key, rule: Rule::Required });
@@ -191,11 +193,8 @@ pub fn validate(record: &Record, plan: &Plan, mapping: &Mapping, ctx: Context) -
 /// The key `validate` would give `record`, if its key cell is valid, found without checking the
 /// rest of the row (the quick check of unchanged rows needs only the key).
 pub fn key_of(record: &Record, plan: &Plan, mapping: &Mapping, ctx: Context) -> Option<Value> {
-    let c = plan.columns[mapping.key]?;
-    if record.invalid_text.contains(&c) {
-        return None;
-    }
-    check_field(record.cells.get(c).unwrap_or(""), mapping.key_field(), ctx).ok().flatten()
+    let cell = record.text(plan.columns[mapping.key]?).ok()?;
+    check_field(cell, mapping.key_field(), ctx).ok().flatten()
 }
 
 /// Kinds of entry in `encode_cells`: a cell as read, a value as validated today, a broken rule.
@@ -205,38 +204,43 @@ const ERROR: u64 = 2;
 
 /// Appends one `encode_cells` entry: its kind and length as one LEB128 number, then its bytes.
 /// Prefix-free, and two bytes of overhead for most cells: the print's hash costs per 64 bytes.
-fn push_entry(out: &mut Vec<u8>, kind: u64, text: &str) {
-    let mut n = (u64::try_from(text.len()).unwrap_or(u64::MAX >> 2) << 2) | kind;
+fn push_entry(out: &mut Vec<u8>, kind: u64, bytes: &[u8]) {
+    let mut n = (u64::try_from(bytes.len()).unwrap_or(u64::MAX >> 2) << 2) | kind;
     while n >= 0x80 {
         out.push((n & 0x7F) as u8 | 0x80);
         n >>= 7;
     }
     out.push(n as u8);
-    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(bytes);
 }
 
 /// Encodes into `out` what decides a record's validation, for the quick check's cells print:
 /// each mapped cell as read, in mapping order (a column the file lacks reads as empty), each
 /// length-prefixed; a field whose rule also reads today (an identity number: its century and
-/// whether its birth date lies ahead) as its result today instead. `false` if a mapped cell is
-/// not valid text (the row is then rejected, so it has no print).
+/// whether its birth date lies ahead) as its result today instead. `false` if such a cell is not
+/// valid text (the row is then rejected, so it has no print).
+///
+/// The other cells enter as bytes, unchecked: only a valid row's print is ever stored, so a row
+/// whose print matches a stored one has the very bytes of a row that was valid text, and every
+/// other row is validated, which checks them.
 pub fn encode_cells(record: &Record, plan: &Plan, mapping: &Mapping, ctx: Context, out: &mut Vec<u8>) -> bool {
     out.clear();
     for (i, field) in mapping.fields.iter().enumerate() {
-        let cell = match plan.columns[i] {
-            Some(c) if record.invalid_text.contains(&c) => return false,
-            Some(c) => record.cells.get(c).unwrap_or(""),
-            None => "",
-        };
+        let column = plan.columns[i];
         if !field.kind.reads_today() {
-            push_entry(out, CELL, cell);
+            push_entry(out, CELL, column.map_or(&[][..], |c| record.bytes(c)));
             continue;
         }
+        let cell = match column.map(|c| record.text(c)) {
+            Some(Err(NotText)) => return false,
+            Some(Ok(cell)) => cell,
+            None => "",
+        };
         match check_field(cell, field, ctx) {
-            Ok(v) => push_entry(out, VALUE, v.as_ref().map_or("", Value::expose)),
+            Ok(v) => push_entry(out, VALUE, v.as_ref().map_or("", Value::expose).as_bytes()),
             Err(rules) => {
                 for r in rules {
-                    push_entry(out, ERROR, r.as_str());
+                    push_entry(out, ERROR, r.as_str().as_bytes());
                 }
             }
         }
@@ -346,7 +350,7 @@ mod tests {
     fn entries(list: &[(u64, &str)]) -> Vec<u8> {
         let mut out = Vec::new();
         for (kind, text) in list {
-            push_entry(&mut out, *kind, text);
+            push_entry(&mut out, *kind, text.as_bytes());
         }
         out
     }

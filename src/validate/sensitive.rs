@@ -90,7 +90,7 @@ pub fn column_category(normalised: &str, extra: &[String]) -> Option<&'static st
 }
 
 /// Whether free text holds something that looks like an identity number.
-pub fn text_holds_identity_number(text: &str) -> bool {
+pub fn text_holds_identity_number(text: impl AsRef<[u8]>) -> bool {
     types::contains_personnummer_like(text)
 }
 

@@ -447,8 +447,8 @@ fn phone_digits<'b>(b: &[u8], buf: &'b mut [u8]) -> Option<(bool, &'b [u8])> {
 /// Looks for a run of exactly 10 or 12 digits, or of 6 or 8 digits then `-` or `+` then exactly 4 digits, whose
 /// ten-digit form passes Luhn and whose date part is a plausible birth date. It errs towards saying yes: a column
 /// it flags is refused, and one it misses would store a personnummer without a purpose.
-pub fn contains_personnummer_like(text: &str) -> bool {
-    let b = text.as_bytes();
+pub fn contains_personnummer_like(text: impl AsRef<[u8]>) -> bool {
+    let b = text.as_ref();
     let mut i = 0;
     while i < b.len() {
         if !b[i].is_ascii_digit() {
