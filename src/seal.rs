@@ -13,6 +13,7 @@
 //! (about 0.4 µs against 0.7 µs a message here). Records sealed by earlier versions with
 //! XChaCha20-Poly1305 (a bare 24-byte nonce first) stay readable.
 
+use std::hash::Hasher;
 use std::io::Write;
 use std::path::Path;
 
@@ -133,8 +134,8 @@ impl MasterKey {
     }
 }
 
-/// The key of one run's cells prints (see `TenantKeys::cells_key`).
-pub struct CellsKey([u8; 32]);
+/// The key of one run's cells prints (see `TenantKeys::cells_key`): a SipHash-2-4 key.
+pub struct CellsKey([u8; 16]);
 
 impl Drop for CellsKey {
     fn drop(&mut self) {
@@ -146,9 +147,12 @@ impl CellsKey {
     /// The print of a row's mapped cells, `encoded` as `validate::encode_cells` writes them;
     /// never `NO_CELLS_PRINT`.
     pub fn print(&self, encoded: &[u8]) -> CellsPrint {
-        let h = blake3::keyed_hash(&self.0, encoded);
-        let mut out = [0u8; CELLS_PRINT];
-        out.copy_from_slice(&h.as_bytes()[..CELLS_PRINT]);
+        // SipHash-2-4 is a keyed PRF made for short messages with a 64-bit result, which is what
+        // a print is; every row of a day's file is printed, and for a row's 100-200 bytes it
+        // costs less than half of BLAKE3 (about 90 against 200 ns here).
+        let mut h = siphasher::sip::SipHasher24::new_with_key(&self.0);
+        h.write(encoded);
+        let mut out = h.finish().to_le_bytes();
         if out == NO_CELLS_PRINT {
             out[0] = 1;
         }
@@ -200,8 +204,11 @@ impl TenantKeys {
         material.extend_from_slice(mapping_digest);
         material.push(u8::from(workbook));
         material.extend_from_slice(version);
-        let key = CellsKey(blake3::derive_key("hrfeed 2026 cells print v3", &material));
+        let mut derived = blake3::derive_key("hrfeed 2026 cells print v4 siphash-2-4", &material);
         material.zeroize();
+        let mut key = CellsKey([0; 16]);
+        key.0.copy_from_slice(&derived[..16]);
+        derived.zeroize();
         key
     }
 
