@@ -21,9 +21,9 @@ const REGISTER_PAGE: i64 = 50_000;
 const KEY_END: [u8; 1] = [0xFF];
 
 /// One page of the register's index, packed by SQLite: `count` entries, each the fingerprint and
-/// the cells print (fixed widths, any bytes) then the key then `KEY_END`, and the ended flags
-/// side by side.
-type RegisterPage = (i64, Option<Vec<u8>>, Option<Vec<u8>>);
+/// the cells print (fixed widths, any bytes) then the key then `KEY_END`; the ended flags side by
+/// side; and the page's last key, where the next page starts.
+type RegisterPage = (i64, Option<Vec<u8>>, Option<Vec<u8>>, Option<String>);
 
 /// Walks a packed register page: each entry's key, fingerprint and cells print, in key order.
 fn register_entries(packed: &[u8]) -> impl Iterator<Item = Result<(&str, Fingerprint, CellsPrint), StoreError>> {
@@ -40,45 +40,35 @@ fn register_entries(packed: &[u8]) -> impl Iterator<Item = Result<(&str, Fingerp
             rest = &[];
             return Some(Err(malformed_page()));
         };
-        let end = tail.iter().position(|&b| b == KEY_END[0]).unwrap_or(tail.len());
+        let end = memchr::memchr(KEY_END[0], tail).unwrap_or(tail.len());
         let key = std::str::from_utf8(&tail[..end]).map_err(|_| malformed_page());
         rest = tail.get(end + 1..).unwrap_or(&[]);
         Some(key.map(|k| (k, *fp, *cells)))
     })
 }
 
-/// The page's last key, where the next page starts; checks the entry count and that the keys
-/// come in strictly increasing order (pages then cannot overlap) on the way.
-fn last_key(count: i64, packed: &[u8]) -> Result<String, StoreError> {
-    let mut last: Option<&str> = None;
+/// Adds one packed page to `segment` in one pass, checking on the way that it holds `count`
+/// entries with strictly increasing keys (so pages cannot overlap), the last of them `last`, and
+/// one ended flag each.
+fn unpack_page(count: i64, packed: &[u8], ended: &[u8], last: &str, segment: &mut Segment) -> Result<(), StoreError> {
+    let mut flags = ended.iter();
+    let mut previous: Option<&str> = None;
     let mut n = 0i64;
     for entry in register_entries(packed) {
-        let key = entry?.0;
-        if last.is_some_and(|l| l >= key) {
+        let (key, fp, cells) = entry?;
+        if previous.is_some_and(|p| p >= key) {
             return Err(malformed_page());
         }
-        last = Some(key);
-        n += 1;
-    }
-    match last {
-        Some(key) if n == count => Ok(key.to_owned()),
-        _ => Err(malformed_page()),
-    }
-}
-
-/// Adds one packed page (checked by `last_key`) to the register.
-fn unpack_register(packed: &[u8], ended: &[u8], register: &mut Segment) -> Result<(), StoreError> {
-    let mut flags = ended.iter();
-    for entry in register_entries(packed) {
-        let (key, fp, cells) = entry?;
         let ended = match flags.next() {
             Some(b'1') => true,
             Some(b'0') => false,
             _ => return Err(malformed_page()),
         };
-        register.insert_unique(key, fp, cells, ended)?;
+        segment.insert_unique(key, fp, cells, ended)?;
+        previous = Some(key);
+        n += 1;
     }
-    if flags.next().is_some() {
+    if n != count || previous != Some(last) || flags.next().is_some() {
         return Err(malformed_page());
     }
     Ok(())
@@ -264,7 +254,7 @@ impl Store for SqliteStore {
             Ahead::spawn(async move {
                 sqlx::query_as::<_, RegisterPage>(
                     "SELECT count(*), group_concat(fingerprint || cells || employee_id, $4), \
-                     group_concat(ended, '') FROM (SELECT employee_id, ended, fingerprint, cells \
+                     group_concat(ended, ''), max(employee_id) FROM (SELECT employee_id, ended, fingerprint, cells \
                      FROM employees \
                      WHERE tenant = $1 AND employee_id > $2 ORDER BY employee_id LIMIT $3)",
                 )
@@ -289,16 +279,15 @@ impl Store for SqliteStore {
                 return Err(StoreError::Database("the register load was cancelled".into()));
             };
             let page = page?;
-            let (count, Some(packed), Some(ended)) = page else {
+            let (count, Some(packed), Some(ended), Some(last)) = page else {
                 if page.0 == 0 {
                     return Ok(());
                 }
                 return Err(malformed_page());
             };
-            let last = last_key(count, &packed)?;
             next = fetch(last.clone());
             let mut segment = Segment::with_capacity(usize::try_from(count).unwrap_or(0));
-            unpack_register(&packed, &ended, &mut segment)?;
+            unpack_page(count, &packed, &ended, &last, &mut segment)?;
             into.push_page(segment, &last)?;
         }
     }
@@ -594,9 +583,8 @@ mod tests {
     fn a_packed_page_reads_back_with_any_fingerprint_bytes() {
         // Fingerprints and prints may hold the key separator; keys may hold any text.
         let packed = page(&[entry(0xFF, 0xFF, "a\u{1e}1"), entry(0x00, 0x01, "b"), entry(0x1E, 0xFF, "ö")]);
-        assert_eq!(last_key(3, &packed).unwrap(), "ö");
         let mut s = Segment::default();
-        unpack_register(&packed, b"010", &mut s).unwrap();
+        unpack_page(3, &packed, b"010", "ö", &mut s).unwrap();
         let r = Register::whole(s);
         assert_eq!(r.get(&EmployeeKey::new("a\u{1e}1")), Some(([0xFF; 16], false)));
         assert_eq!(r.cells(&EmployeeKey::new("b")), Some([1; 8]));
@@ -606,16 +594,20 @@ mod tests {
 
     #[test]
     fn a_malformed_page_is_an_error_not_a_wrong_register() {
+        let unpack =
+            |count, packed: &[u8], ended: &[u8], last| unpack_page(count, packed, ended, last, &mut Segment::default());
         let good = page(&[entry(1, 1, "a"), entry(2, 2, "b")]);
-        assert!(last_key(3, &good).is_err(), "a wrong count");
-        assert!(last_key(2, &good[..good.len() - 12]).is_err(), "a truncated entry");
-        assert!(last_key(2, &page(&[entry(1, 1, "b"), entry(2, 2, "a")])).is_err(), "keys out of order");
-        assert!(last_key(2, &page(&[entry(1, 1, "a"), entry(2, 2, "a")])).is_err(), "a key twice");
+        assert!(unpack(2, &good, b"01", "b").is_ok());
+        assert!(unpack(3, &good, b"01", "b").is_err(), "a wrong count");
+        assert!(unpack(2, &good, b"01", "a").is_err(), "a wrong last key");
+        assert!(unpack(2, &good[..good.len() - 12], b"01", "b").is_err(), "a truncated entry");
+        assert!(unpack(2, &page(&[entry(1, 1, "b"), entry(2, 2, "a")]), b"01", "a").is_err(), "keys out of order");
+        assert!(unpack(2, &page(&[entry(1, 1, "a"), entry(2, 2, "a")]), b"01", "a").is_err(), "a key twice");
         let mut bad_utf8 = entry(1, 1, "a");
         bad_utf8.push(0xC3);
-        assert!(last_key(1, &bad_utf8).is_err(), "a key that is not text");
+        assert!(unpack(1, &bad_utf8, b"0", "a").is_err(), "a key that is not text");
         for ended in [&b"0"[..], b"011", b"0x"] {
-            assert!(unpack_register(&good, ended, &mut Segment::default()).is_err(), "{ended:?}");
+            assert!(unpack(2, &good, ended, "b").is_err(), "{ended:?}");
         }
     }
 }
