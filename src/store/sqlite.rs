@@ -81,23 +81,46 @@ fn malformed_page() -> StoreError {
     StoreError::Database("malformed packed page".into())
 }
 
-/// Parses `load_sealed`'s packed page: `<byte length>:<id><hex key id>:<hex sealed>` joined by `;`.
-fn unpack_sealed(mut packed: &str, people: &mut Vec<SealedPerson>) -> Result<(), StoreError> {
-    while !packed.is_empty() {
-        let colon = packed.find(':').ok_or_else(malformed_page)?;
-        let len: usize = packed[..colon].parse().map_err(|_| malformed_page())?;
-        let rest = &packed[colon + 1..];
-        let key = rest.get(..len).ok_or_else(malformed_page)?;
-        let rest = rest.get(len..).ok_or_else(malformed_page)?;
-        let (key_id, rest) = rest.split_once(':').ok_or_else(malformed_page)?;
-        let (sealed, rest) = rest.split_once(';').unwrap_or((rest, ""));
+/// Walks a packed page of `N` byte strings per entry: their decimal lengths, each ended by `:`,
+/// then the strings back to back (binary-safe, so sealed bytes need no hex).
+fn packed_entries<const N: usize>(mut packed: &[u8]) -> impl Iterator<Item = Result<[&[u8]; N], StoreError>> {
+    std::iter::from_fn(move || {
+        if packed.is_empty() {
+            return None;
+        }
+        let entry = (|| {
+            let mut lens = [0usize; N];
+            for len in &mut lens {
+                let colon = memchr::memchr(b':', packed).ok_or_else(malformed_page)?;
+                let digits = std::str::from_utf8(&packed[..colon]).map_err(|_| malformed_page())?;
+                *len = digits.parse().map_err(|_| malformed_page())?;
+                packed = &packed[colon + 1..];
+            }
+            let mut parts = [&packed[..0]; N];
+            for (part, len) in parts.iter_mut().zip(lens) {
+                let (this, rest) = packed.split_at_checked(len).ok_or_else(malformed_page)?;
+                (*part, packed) = (this, rest);
+            }
+            Ok(parts)
+        })();
+        if entry.is_err() {
+            packed = &[];
+        }
+        Some(entry)
+    })
+}
+
+/// Parses `load_sealed`'s packed page: per person the employee id, the data key's id and the
+/// sealed record (see `packed_entries`).
+fn unpack_sealed(packed: &[u8], people: &mut Vec<SealedPerson>) -> Result<(), StoreError> {
+    for entry in packed_entries::<3>(packed) {
+        let [key, key_id, sealed] = entry?;
         people.push(SealedPerson {
-            key: EmployeeKey::new(key),
-            key_id: hex::decode(key_id).map_err(|_| malformed_page())?,
+            key: EmployeeKey::new(std::str::from_utf8(key).map_err(|_| malformed_page())?),
+            key_id: key_id.to_vec(),
             wrapped_key: Vec::new(),
-            sealed: hex::decode(sealed).map_err(|_| malformed_page())?,
+            sealed: sealed.to_vec(),
         });
-        packed = rest;
     }
     Ok(())
 }
@@ -293,41 +316,41 @@ impl Store for SqliteStore {
     }
 
     async fn load_sealed(&self, tenant: &TenantId, keys: &[EmployeeKey]) -> Result<Vec<SealedPerson>, StoreError> {
-        // Packed like `load_register`: one text value per query instead of one sqlx row per
-        // person; the wanted keys travel as one JSON array bind.
+        // Packed like `load_register`: one value per query instead of one sqlx row per person;
+        // the wanted keys travel as one JSON array bind.
         let mut people = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(SEALED_PAGE) {
             let wanted = serde_json::to_string(&chunk.iter().map(EmployeeKey::as_str).collect::<Vec<_>>())
                 .map_err(|_| StoreError::Database("cannot encode the wanted keys".into()))?;
-            let packed: Option<String> = sqlx::query_scalar(
-                "SELECT group_concat(length(CAST(employee_id AS BLOB)) || ':' || employee_id || hex(key_id) || ':' \
-                 || hex(sealed), ';') FROM employees \
+            let packed: Option<Vec<u8>> = sqlx::query_scalar(
+                "SELECT group_concat(length(CAST(employee_id AS BLOB)) || ':' || length(key_id) || ':' \
+                 || length(sealed) || ':' || employee_id || key_id || sealed, '') FROM employees \
                  WHERE tenant = $1 AND employee_id IN (SELECT value FROM json_each($2))",
             )
             .bind(tenant.as_str())
             .bind(&wanted)
             .fetch_one(&self.register)
             .await?;
-            unpack_sealed(packed.as_deref().unwrap_or(""), &mut people)?;
+            unpack_sealed(packed.as_deref().unwrap_or_default(), &mut people)?;
         }
         for chunk in people.chunks_mut(SEALED_PAGE) {
             let wanted = serde_json::to_string(&chunk.iter().map(|p| hex::encode(&p.key_id)).collect::<Vec<_>>())
                 .map_err(|_| StoreError::Database("cannot encode the wanted key ids".into()))?;
-            let packed: Option<String> = sqlx::query_scalar(
-                "SELECT group_concat(hex(key_id) || ':' || hex(wrapped), ';') FROM data_keys \
-                 WHERE key_id IN (SELECT unhex(value) FROM json_each($1))",
+            let packed: Option<Vec<u8>> = sqlx::query_scalar(
+                "SELECT group_concat(length(key_id) || ':' || length(wrapped) || ':' || key_id || wrapped, '') \
+                 FROM data_keys WHERE key_id IN (SELECT unhex(value) FROM json_each($1))",
             )
             .bind(&wanted)
             .fetch_one(&self.keys)
             .await?;
             let mut found = std::collections::HashMap::new();
-            for entry in packed.as_deref().unwrap_or("").split(';').filter(|e| !e.is_empty()) {
-                let (id, wrapped) = entry.split_once(':').ok_or_else(malformed_page)?;
-                found.insert(hex::decode(id).map_err(|_| malformed_page())?, wrapped);
+            for entry in packed_entries::<2>(packed.as_deref().unwrap_or_default()) {
+                let [id, wrapped] = entry?;
+                found.insert(id, wrapped);
             }
             for p in chunk.iter_mut() {
-                if let Some(w) = found.get(&p.key_id) {
-                    p.wrapped_key = hex::decode(w).map_err(|_| malformed_page())?;
+                if let Some(w) = found.get(p.key_id.as_slice()) {
+                    p.wrapped_key = w.to_vec();
                 }
             }
         }
@@ -590,6 +613,16 @@ mod tests {
         assert_eq!(r.cells(&EmployeeKey::new("b")), Some([1; 8]));
         assert_eq!(r.get(&EmployeeKey::new("ö")), Some(([0x1E; 16], false)));
         assert_eq!(r.get(&EmployeeKey::new("b")).map(|e| e.1), Some(true));
+    }
+
+    #[test]
+    fn packed_entries_are_binary_safe_and_a_broken_one_is_an_error() {
+        let packed = b"1:3:a\0:\xFF0:2:xy";
+        let entries: Vec<[&[u8]; 2]> = packed_entries::<2>(packed).collect::<Result<_, _>>().unwrap();
+        assert_eq!(entries, vec![[&b"a"[..], &b"\0:\xFF"[..]], [&b""[..], &b"xy"[..]]]);
+        for broken in [&b"1:3:a\0:"[..], b"1:x:ab", b"1:", b"2:1:a"] {
+            assert!(packed_entries::<2>(broken).any(|e| e.is_err()), "{broken:?}");
+        }
     }
 
     #[test]

@@ -171,9 +171,16 @@ async fn odd_keys<S: Store>(s: S) {
     let keys = ["plain", "with\u{1e}separator", "semi;colon:1", "Åsa \"q\"", "x"];
     let run = RunId::new_random();
     let mut a = s.begin_apply(&acme, &run).await.unwrap();
-    let people: Vec<PersonWrite> =
-        keys.iter().enumerate().map(|(i, k)| person(k, i as u8 + 1, Class::New, None)).collect();
-    let new_keys = (0..keys.len()).map(|i| NewKey { key_id: vec![i as u8 + 1; 16], wrapped: vec![i as u8] }).collect();
+    // Sealed records and wrapped keys are any bytes: NUL, the packing's separators, 0xFF.
+    let odd_bytes = |i: usize| vec![0, b':', 0xFF, b';', i as u8];
+    let people: Vec<PersonWrite> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| PersonWrite { sealed: odd_bytes(i), ..person(k, i as u8 + 1, Class::New, None) })
+        .collect();
+    let new_keys = (0..keys.len())
+        .map(|i| NewKey { key_id: vec![i as u8 + 1; 16], wrapped: [odd_bytes(i), vec![1]].concat() })
+        .collect();
     a.write(&Batch { keys: new_keys, people, ..Batch::default() }).await.unwrap();
     a.commit(&run_record(&run, &acme, "odd", RunStatus::Applied)).await.unwrap();
 
@@ -188,7 +195,7 @@ async fn odd_keys<S: Store>(s: S) {
     let got: Vec<(&str, Vec<u8>, Vec<u8>)> =
         sealed.iter().map(|p| (p.key.as_str(), p.sealed.clone(), p.wrapped_key.clone())).collect();
     let want: Vec<(&str, Vec<u8>, Vec<u8>)> =
-        keys.iter().enumerate().map(|(i, k)| (*k, vec![9, 9, i as u8 + 1], vec![i as u8])).collect();
+        keys.iter().enumerate().map(|(i, k)| (*k, odd_bytes(i), [odd_bytes(i), vec![1]].concat())).collect();
     assert_eq!(got, want);
 }
 
