@@ -529,18 +529,26 @@ impl Validator<'_> {
         } else {
             NO_CELLS_PRINT
         };
-        if cells != NO_CELLS_PRINT
-            && !lookup.is_known_empty()
-            && let Some(key) = validate::key_of(rec, self.plan, mapping, self.ctx)
-            && lookup.observe_cells(
-                key.expose(),
-                &cells,
-                Occurrence { row: rec.row, line: rec.line, first: First::Unchanged },
-            )?
-        {
-            out.unchanged += 1;
-            out.unvalidated += 1;
-            return Ok(());
+        if cells != NO_CELLS_PRINT && !lookup.is_known_empty() {
+            let at = Occurrence { row: rec.row, line: rec.line, first: First::Unchanged };
+            // The key cell as written is the key in all but odd cases (a case transform, say);
+            // those look the validated key up too.
+            let raw = validate::key_cell(rec, self.plan, mapping);
+            let mut hit = match raw {
+                Some(raw) => lookup.observe_cells(raw, &cells, at)?,
+                None => false,
+            };
+            if !hit
+                && let Some(key) = validate::key_of(rec, self.plan, mapping, self.ctx)
+                && Some(key.expose()) != raw
+            {
+                hit = lookup.observe_cells(key.expose(), &cells, at)?;
+            }
+            if hit {
+                out.unchanged += 1;
+                out.unvalidated += 1;
+                return Ok(());
+            }
         }
         let pending = match validate::validate(rec, self.plan, mapping, self.ctx) {
             Ok(mut row) => {

@@ -197,6 +197,15 @@ pub fn key_of(record: &Record, plan: &Plan, mapping: &Mapping, ctx: Context) -> 
     check_field(cell, mapping.key_field(), ctx).ok().flatten()
 }
 
+/// The key cell as written (trimmed if the key field trims), unvalidated: the quick check looks
+/// it up before paying for the key's rules. A hit with a matching cells print is sound, since the
+/// print covers this very cell, and a stored print comes from cells that validated to that key.
+pub fn key_cell<'r>(record: &'r Record, plan: &Plan, mapping: &Mapping) -> Option<&'r str> {
+    let cell = record.text(plan.columns[mapping.key]?).ok()?;
+    let cell = if mapping.key_field().trim { cell.trim() } else { cell };
+    (!cell.is_empty()).then_some(cell)
+}
+
 /// Kinds of entry in `encode_cells`: a cell as read, a value as validated today, a broken rule.
 const CELL: u64 = 0;
 const VALUE: u64 = 1;

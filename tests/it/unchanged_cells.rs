@@ -2,8 +2,9 @@
 //! mapping they were read under, and today's meaning of an identity number, are part of that
 //! check, so a changed mapping or a new day that changes what a cell means validates afresh.
 
-use crate::support::{Backend, Workspace, reference_day1, write_csv};
+use crate::support::{Backend, Workspace, reference_day1, with, write_csv};
 
+const KEY: usize = 0; // Anst.nr
 const PNR: usize = 1; // Personnummer
 const TITLE: usize = 9; // Befattning
 
@@ -90,6 +91,53 @@ fn a_new_day_that_changes_a_cells_meaning_validates_it_afresh(backend: Backend) 
     assert_eq!(next_day["counts"]["changed"].as_u64(), Some(1), "{next_day}");
     assert_eq!(next_day["changed_fields"]["national_id"].as_u64(), Some(1), "{next_day}");
     assert_eq!(quick, 19);
+}
+
+/// The quick check looks a row up by its key cell as written. A key the mapping transforms
+/// (written ` e000101 `, stored as `E000101`) is looked up by its validated form too, and a key
+/// written as it is stored is found without its rules being checked.
+fn a_transformed_key_is_found_by_the_quick_check(backend: Backend) {
+    let Some(ws) = Workspace::new(backend) else { return };
+    let mapping = ws.path().join("mappings/acme.toml");
+    let original = std::fs::read_to_string(&mapping).unwrap();
+    let upper = original.replace(
+        "[fields.employee_id]\ncolumn = \"Anst.nr\"\n",
+        "[fields.employee_id]\ncolumn = \"Anst.nr\"\ntransforms = [\"trim\", \"upper\"]\n",
+    );
+    assert_ne!(upper, original, "the mapping's employee_id table is where the test expects it");
+    std::fs::write(&mapping, &upper).unwrap();
+    let (header, mut rows) = reference_day1();
+    rows.truncate(40);
+    for (i, row) in rows.iter_mut().enumerate() {
+        let key = &row[KEY];
+        let written = if i % 2 == 0 { format!(" e{key} ") } else { format!("E{key}") };
+        *row = with(row, KEY, &written);
+    }
+    let day1 = ws.path().join("day1.csv");
+    write_csv(&day1, &header, &rows);
+    let (code, r1) = ws.ingest(&day1, &[]);
+    assert!(code == 0 || code == 3, "{r1}");
+    let valid = r1["counts"]["new"].as_u64().unwrap();
+    assert!(valid > 30, "{r1}");
+    let shown = ws.run(&["employees", "show", "--tenant", "acme", &format!("E{}", &reference_day1().1[0][KEY])]);
+    assert!(shown.status.success(), "the key is stored upper-cased and trimmed");
+
+    rows.reverse();
+    let again = ws.path().join("again.csv");
+    write_csv(&again, &header, &rows);
+    let (_, r2, quick) = ws.ingest_logged(&again, &["--dry-run"]);
+    assert_eq!(r2["counts"]["unchanged"].as_u64(), Some(valid), "{r2}");
+    assert_eq!(quick, valid, "every valid row is found by the quick check, both ways of writing its key");
+}
+
+#[test]
+fn sqlite_a_transformed_key_is_found_by_the_quick_check() {
+    a_transformed_key_is_found_by_the_quick_check(Backend::Sqlite);
+}
+
+#[test]
+fn postgres_a_transformed_key_is_found_by_the_quick_check() {
+    a_transformed_key_is_found_by_the_quick_check(Backend::Postgres);
 }
 
 #[test]
