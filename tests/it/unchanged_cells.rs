@@ -21,6 +21,18 @@ fn short_pnr(nine: &str) -> String {
     format!("{}-{}{}", &nine[..6], &nine[6..], (10 - sum % 10) % 10)
 }
 
+/// Makes the workspace's mapping upper-case `field` (read from `column`); the mapping's path and
+/// its text before.
+fn upper_case(ws: &Workspace, field: &str, column: &str) -> (std::path::PathBuf, String) {
+    let mapping = ws.path().join("mappings/acme.toml");
+    let original = std::fs::read_to_string(&mapping).unwrap();
+    let table = format!("[fields.{field}]\ncolumn = \"{column}\"\n");
+    let upper = original.replace(&table, &format!("{table}transforms = [\"trim\", \"upper\"]\n"));
+    assert_ne!(upper, original, "the mapping's {field} table is where the test expects it");
+    std::fs::write(&mapping, &upper).unwrap();
+    (mapping, original)
+}
+
 fn a_changed_mapping_validates_the_same_cells_afresh(backend: Backend) {
     let Some(ws) = Workspace::new(backend) else { return };
     let (header, rows) = reference_day1();
@@ -43,14 +55,7 @@ fn a_changed_mapping_validates_the_same_cells_afresh(backend: Backend) {
     assert_eq!(quick, valid, "every valid row is found by the quick check");
 
     // Job titles now upper-cased by the mapping: the same cells give other values.
-    let mapping = ws.path().join("mappings/acme.toml");
-    let original = std::fs::read_to_string(&mapping).unwrap();
-    let upper = original.replace(
-        "[fields.job_title]\ncolumn = \"Befattning\"\n",
-        "[fields.job_title]\ncolumn = \"Befattning\"\ntransforms = [\"trim\", \"upper\"]\n",
-    );
-    assert_ne!(upper, original, "the mapping's job_title table is where the test expects it");
-    std::fs::write(&mapping, &upper).unwrap();
+    let (mapping, original) = upper_case(&ws, "job_title", "Befattning");
     let (_, r3, quick) = ws.ingest_logged(&again, &["--dry-run"]);
     assert_eq!(quick, 0, "no print matches under another mapping");
     assert_eq!(r3["counts"]["changed"].as_u64(), Some(titled), "{r3}");
@@ -98,14 +103,7 @@ fn a_new_day_that_changes_a_cells_meaning_validates_it_afresh(backend: Backend) 
 /// written as it is stored is found without its rules being checked.
 fn a_transformed_key_is_found_by_the_quick_check(backend: Backend) {
     let Some(ws) = Workspace::new(backend) else { return };
-    let mapping = ws.path().join("mappings/acme.toml");
-    let original = std::fs::read_to_string(&mapping).unwrap();
-    let upper = original.replace(
-        "[fields.employee_id]\ncolumn = \"Anst.nr\"\n",
-        "[fields.employee_id]\ncolumn = \"Anst.nr\"\ntransforms = [\"trim\", \"upper\"]\n",
-    );
-    assert_ne!(upper, original, "the mapping's employee_id table is where the test expects it");
-    std::fs::write(&mapping, &upper).unwrap();
+    upper_case(&ws, "employee_id", "Anst.nr");
     let (header, mut rows) = reference_day1();
     rows.truncate(40);
     for (i, row) in rows.iter_mut().enumerate() {
