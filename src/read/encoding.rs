@@ -223,7 +223,8 @@ fn looks_utf8(prefix: &[u8], prefix_is_all: bool) -> bool {
     }
 }
 
-/// One cell's bytes as text; `None` when they are not valid UTF-8.
+/// One cell's bytes as text (the one definition, for headers and `Record::text` alike);
+/// `None` when they are not valid UTF-8.
 pub(super) fn cell_text(bytes: &[u8]) -> Option<&str> {
     std::str::from_utf8(bytes).ok()
 }

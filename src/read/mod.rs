@@ -132,7 +132,7 @@ impl Record {
 
     /// Cell `i` as text; empty for a column the record lacks.
     pub fn text(&self, i: usize) -> Result<&str, NotText> {
-        std::str::from_utf8(self.bytes(i)).map_err(|_| NotText)
+        encoding::cell_text(self.bytes(i)).ok_or(NotText)
     }
 
     /// Every cell as text (empty where it is not) and the indices of those that are not text,
