@@ -18,6 +18,8 @@ pub struct RawConfig {
     pub data_dir: Option<String>,
     pub mappings_dir: Option<String>,
     pub inbox_dir: Option<String>,
+    /// Threads that validate an ingest's rows (default: see `Config::validators`).
+    pub validators: Option<usize>,
 }
 
 /// The resolved config.
@@ -30,7 +32,12 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub mappings_dir: PathBuf,
     pub inbox_dir: PathBuf,
+    /// Threads that validate an ingest's rows; `None`: `ingest::default_validators`.
+    pub validators: Option<usize>,
 }
+
+/// More validator threads than this only queue for the reader.
+pub const MAX_VALIDATORS: usize = 64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -72,6 +79,12 @@ impl Config {
             None => format!("sqlite:{}", data_dir.join("hrfeed.db").display()),
         };
         let key_store = raw.key_store.map(|k| resolve_sqlite_url(&k, &root));
+        if let Some(n) = raw.validators.filter(|n| !(1..=MAX_VALIDATORS).contains(n)) {
+            return Err(ConfigError::Invalid {
+                path: path.display().to_string(),
+                reason: format!("validators = {n}: must be from 1 to {MAX_VALIDATORS}"),
+            });
+        }
         Ok(Config {
             database_url,
             key_store,
@@ -79,6 +92,7 @@ impl Config {
             data_dir,
             mappings_dir: rel(raw.mappings_dir, "mappings"),
             inbox_dir: rel(raw.inbox_dir, "inbox"),
+            validators: raw.validators,
             root,
         })
     }

@@ -49,6 +49,15 @@ pub struct Request<'a> {
     pub clock: Clock,
     /// Called with (units done, units total) as the file is read, for a progress bar.
     pub progress: Option<Arc<dyn Fn(u64, u64) + Send + Sync>>,
+    /// Threads that validate rows; `None`: `default_validators()`.
+    pub validators: Option<usize>,
+}
+
+/// One validator thread per core but one: the reader and the apply side (the sink, the
+/// register's writer and its reads) keep the last core busy between them. On two cores a second
+/// validator only contends with the writer, which decides when a run with changes ends.
+pub fn default_validators() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from).saturating_sub(1).clamp(1, 8)
 }
 
 /// Why a run could not go on. Each names the file-level problem; none quotes a value.
@@ -369,6 +378,7 @@ fn read_and_validate(
     shared: Arc<Shared>,
     tx: mpsc::Sender<Validated>,
     progress: Option<Arc<dyn Fn(u64, u64) + Send + Sync>>,
+    workers: usize,
 ) -> Result<FileFacts, FileError> {
     let mapping = &shared.mapping;
     let header = records.header().clone();
@@ -381,10 +391,9 @@ fn read_and_validate(
         cells_key: shared.keys.cells_key(&mapping.digest, ctx.workbook),
         hashed: (0..mapping.fields.len()).filter(|&i| mapping.fields[i].keep == Keep::Hash).collect(),
     };
-    // Validation is the costly part of reading, so it runs on every core while this thread
-    // parses. Chunks of records travel to the validators and come back empty to be refilled,
-    // so no record buffer is allocated per row and at most a few chunks exist at once.
-    let workers = std::thread::available_parallelism().map_or(2, usize::from).clamp(1, 8);
+    // Validation is the costly part of reading, so it runs on `workers` threads of its own while
+    // this thread parses. Chunks of records travel to the validators and come back empty to be
+    // refilled, so no record buffer is allocated per row and at most a few chunks exist at once.
     let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<(Vec<Record>, usize)>(workers);
     let (free_tx, free_rx) = std::sync::mpsc::channel::<Vec<Record>>();
     // Each validator owns a handle on the work queue, so when they all stop (the apply side
@@ -510,7 +519,7 @@ impl Validator<'_> {
     }
 
     /// Validates one record and, for a valid row, classifies it against the register as far as
-    /// fingerprints tell: unchanged rows end here, new people are sealed here (on every core).
+    /// fingerprints tell: unchanged rows end here, new people are sealed here (on every validator).
     /// A key's later rows are rejected here; its first row is undone once the file is read.
     /// A person's row with the very cells stored last time is unchanged without validation.
     /// A row whose key's register page is not loaded yet waits for it here.
@@ -965,9 +974,10 @@ async fn stream<S: Store>(
     let (tx, mut rx) = mpsc::channel::<Validated>(8);
     let worker = {
         let (shared, progress) = (shared.clone(), req.progress.clone());
+        let workers = req.validators.unwrap_or_else(default_validators).max(1);
         std::thread::Builder::new()
             .name("hrfeed-read".into())
-            .spawn(move || read_and_validate(records, shared, tx, progress))
+            .spawn(move || read_and_validate(records, shared, tx, progress, workers))
             .map_err(|_| IngestError::Worker)?
     };
     let mut sink = Sink {

@@ -29,6 +29,9 @@ data_dir = "data"
 mappings_dir = "mappings"
 # Files dropped in inbox/<tenant>/ are picked up by `hrfeed serve`.
 inbox_dir = "inbox"
+
+# Threads that validate an ingest's rows, 1 to 64 (default: one fewer than the cores, at least one).
+# validators = 1
 "#;
 
 /// What `init` created, for its message.

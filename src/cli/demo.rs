@@ -70,6 +70,7 @@ pub async fn run(a: DemoArgs, g: &Global) -> anyhow::Result<u8> {
             dry_run: false,
             clock,
             progress: None,
+            validators: cfg.validators,
         };
         let report = with_store!(&backend, |s| ingest::ingest(s, &req).await);
         out!("== {day} ==");

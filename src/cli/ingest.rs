@@ -73,6 +73,7 @@ pub async fn run(a: IngestArgs, g: &Global) -> anyhow::Result<u8> {
         dry_run: a.dry_run,
         clock,
         progress,
+        validators: cfg.validators,
     };
     let report = with_store!(&backend, |s| ingest::ingest(s, &req).await);
     backend.close().await;

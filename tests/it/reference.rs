@@ -54,6 +54,29 @@ fn day1_then_day2(backend: Backend, format: &str) {
     assert_eq!((code, again["status"].as_str()), (0, Some("duplicate")));
 }
 
+/// Several validators take the file's chunks in whatever order they finish; the counts, changed
+/// fields and rejections are the reference's all the same.
+fn several_validators(backend: Backend) {
+    let Some(ws) = Workspace::new(backend) else { return };
+    let config = ws.path().join("hrfeed.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("validators = 4\n");
+    std::fs::write(&config, text).unwrap();
+    let expected = expected();
+    check_day(&ws, "day1", "win1252.csv", &expected);
+    check_day(&ws, "day2", "win1252.csv", &expected);
+}
+
+#[test]
+fn sqlite_several_validators_give_the_reference_counts() {
+    several_validators(Backend::Sqlite);
+}
+
+#[test]
+fn postgres_several_validators_give_the_reference_counts() {
+    several_validators(Backend::Postgres);
+}
+
 macro_rules! reference_tests {
     ($($name:ident: $backend:expr, $format:expr;)*) => {
         $(#[test] fn $name() { day1_then_day2($backend, $format); })*
