@@ -49,10 +49,8 @@ fn commands_find_the_config_through_dash_dash_config() {
 #[test]
 fn a_validator_count_out_of_range_is_a_config_error_that_names_it() {
     let Some(ws) = Workspace::new(Backend::Sqlite) else { return };
-    let config = ws.path().join("hrfeed.toml");
-    let text = std::fs::read_to_string(&config).unwrap();
+    let text = ws.add_config("validators = 0");
     assert!(text.contains("# validators = "), "init documents the key");
-    std::fs::write(&config, format!("{text}validators = 0\n")).unwrap();
     let out = ws.run(&["ingest", fixtures().join("reference/day1.win1252.csv").to_str().unwrap(), "--tenant", "acme"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("validators = 0: must be from 1 to 64"), "{}", stderr(&out));

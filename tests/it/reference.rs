@@ -58,10 +58,7 @@ fn day1_then_day2(backend: Backend, format: &str) {
 /// fields and rejections are the reference's all the same.
 fn several_validators(backend: Backend) {
     let Some(ws) = Workspace::new(backend) else { return };
-    let config = ws.path().join("hrfeed.toml");
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str("validators = 4\n");
-    std::fs::write(&config, text).unwrap();
+    ws.add_config("validators = 4");
     let expected = expected();
     check_day(&ws, "day1", "win1252.csv", &expected);
     check_day(&ws, "day2", "win1252.csv", &expected);

@@ -105,6 +105,14 @@ impl Workspace {
         self.dir.path()
     }
 
+    /// Appends `line` to the workspace's `hrfeed.toml`; returns the file as `init` wrote it.
+    pub fn add_config(&self, line: &str) -> String {
+        let path = self.dir.path().join("hrfeed.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, format!("{text}{line}\n")).unwrap();
+        text
+    }
+
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(BIN);
         c.args(args).current_dir(self.dir.path()).env_remove("HRFEED_DATABASE_URL").env_remove("HRFEED_LOG");
