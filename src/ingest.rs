@@ -194,17 +194,25 @@ async fn run<S: Store>(
             loaded.map(|()| elapsed_ms(t))
         })
     };
-    let records = match open_task.await.map_err(|_| IngestError::Worker)? {
-        Ok(records) => records,
+    let opened = match open_task.await.map_err(|_| IngestError::Worker)? {
+        Ok(records) => match Plan::new(records.header(), &req.mapping) {
+            Ok(plan) => Ok((records, plan)),
+            Err(source) => Err(IngestError::Plan { file: label.clone(), source }),
+        },
+        Err(source) => Err(IngestError::Read { file: label.clone(), source }),
+    };
+    let (records, plan) = match opened {
+        Ok(opened) => opened,
         // A file applied before is a duplicate even if today's mapping cannot open it.
-        Err(source) => {
+        Err(e) => {
             Receipt::take(receipt.finish().await, report)?;
             if report.duplicate_of.is_some() {
                 return Ok(None);
             }
-            return Err(IngestError::Read { file: label, source });
+            return Err(e);
         }
     };
+    let keep_stored = plan.keep_stored(&req.mapping);
 
     let t = Instant::now();
     let mut apply = apply;
@@ -225,6 +233,8 @@ async fn run<S: Store>(
         register,
         occurrences: Occurrences::default(),
         today,
+        plan,
+        keep_stored,
     });
     let Some(counts) =
         stream(store, req, run_id, shared.clone(), (records, loader, receipt), &mut apply, report).await?
@@ -236,7 +246,14 @@ async fn run<S: Store>(
     report.counts = (&counts).into();
     report.unvalidated = counts.unvalidated;
     report.changed_fields = counts.changed_fields.clone();
-    match guard::guard(&counts, shared.register.active(), req.mapping.mode, &req.mapping.policy) {
+    let absent = shared.plan.absent_held(&req.mapping);
+    let facts = guard::Facts {
+        people: shared.register.len(),
+        active: shared.register.active(),
+        mode: req.mapping.mode,
+        absent: &absent,
+    };
+    match guard::guard(&counts, facts, &req.mapping.policy) {
         Verdict::Held(reasons) => {
             report.status = RunStatus::Held.as_str().into();
             report.held_reasons = reasons;
@@ -277,7 +294,6 @@ impl Receipt {
 fn file_error(label: &str, e: FileError) -> IngestError {
     match e {
         FileError::Read(source) => IngestError::Read { file: label.to_owned(), source },
-        FileError::Plan(source) => IngestError::Plan { file: label.to_owned(), source },
         FileError::Worker => IngestError::Worker,
     }
 }
@@ -296,7 +312,6 @@ async fn tenant_keys<S: Store>(store: &S, req: &Request<'_>) -> Result<TenantKey
 
 enum FileError {
     Read(ReadError),
-    Plan(PlanError),
     /// A validator thread panicked (a bug, not the file's fault).
     Worker,
 }
@@ -355,6 +370,21 @@ fn delete_on(mapping: &Mapping, values: &[Option<Value>]) -> Option<String> {
     Some(due.format("%Y-%m-%d").to_string())
 }
 
+/// Puts the stored value into each empty field that `keep` marks; true if any was put back.
+fn merge_stored(values: &mut [Option<Value>], old: &[(String, Option<Value>)], names: &[&str], keep: &[bool]) -> bool {
+    let mut merged = false;
+    for (i, v) in values.iter_mut().enumerate() {
+        if v.is_none()
+            && keep.get(i).copied().unwrap_or(false)
+            && let Some((_, Some(stored))) = old.iter().find(|(n, _)| n == names[i])
+        {
+            *v = Some(stored.clone());
+            merged = true;
+        }
+    }
+    merged
+}
+
 fn is_ended(mapping: &Mapping, values: &[Option<Value>]) -> bool {
     mapping.end_date.is_some_and(|i| values[i].is_some())
 }
@@ -382,10 +412,10 @@ fn read_and_validate(
 ) -> Result<FileFacts, FileError> {
     let mapping = &shared.mapping;
     let header = records.header().clone();
-    let plan = Plan::new(&header, mapping).map_err(FileError::Plan)?;
+    let plan = &shared.plan;
     let ctx = Context { today: shared.today, workbook: header.detected.format != "csv" };
     let validator = Validator {
-        plan: &plan,
+        plan,
         shared: &shared,
         ctx,
         cells_key: shared.keys.cells_key(&mapping.digest, ctx.workbook),
@@ -464,6 +494,11 @@ struct Shared {
     /// First rows of the keys the register does not hold, and the keys that occurred again.
     occurrences: Occurrences,
     today: chrono::NaiveDate,
+    /// Where each field's cell is in this file.
+    plan: Plan,
+    /// Per field: an empty value keeps the stored one (its column is absent and the mapping
+    /// says to keep what is stored).
+    keep_stored: Vec<bool>,
 }
 
 /// What a validator thread needs, shared by reference.
@@ -742,7 +777,7 @@ impl<S: Store> Sink<'_, S> {
         let (mapping, keys, tenant) = (&*self.shared.mapping, &self.shared.keys, &self.shared.tenant);
         let dates = Dates { start: mapping.start_date, end: mapping.end_date };
         let mut writes = Vec::with_capacity(pending.len());
-        for v in pending {
+        for mut v in pending {
             let Some(person) = by_key.get(&v.row.key) else {
                 return Err(StoreError::Database("a register row vanished during the run".into()).into());
             };
@@ -751,6 +786,10 @@ impl<S: Store> Sink<'_, S> {
             let (layout_id, values) = seal::decode(&dk.open(&aad, &person.sealed)?)?;
             let layout = self.layouts.get(&layout_id).ok_or(SealError::Malformed)?;
             let old = seal::named(layout, values)?;
+            if merge_stored(&mut v.row.values, &old, &self.names, &self.shared.keep_stored) {
+                seal::encode(&self.shared.person_layout, &v.row.values, Some(mapping.key), &mut v.payload);
+                v.fingerprint = keys.fingerprint(&v.payload);
+            }
             let (class, changed) = diff::classify(&self.names, &v.row.values, &old, dates, mapping.key);
             self.counts.add(class);
             self.compared.insert(v.row.key.clone(), (class, changed.clone()));

@@ -20,21 +20,22 @@ fn main() -> ExitCode {
     // where it happened, never what. Panics inside readers are caught and reported as file errors.
     std::panic::set_hook(Box::new(|info| {
         let at = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
-        eprintln!("hrfeed: internal panic at {at} (message withheld: it may quote input data)");
+        // Not `eprintln!`: a panic while printing to a closed stderr would abort the process.
+        cli::emit_err(format_args!("hrfeed: internal panic at {at} (message withheld: it may quote input data)\n"));
     }));
     let args = cli::Args::parse();
     hrfeed::telemetry::init(args.global.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            cli::emit_err(format_args!("error: cannot start the async runtime: {e}\n"));
             return ExitCode::from(1);
         }
     };
     match runtime.block_on(cli::run(args)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            cli::emit_err(format_args!("error: {e:#}\n"));
             ExitCode::from(if e.downcast_ref::<cli::UsageError>().is_some() { 2 } else { 1 })
         }
     }

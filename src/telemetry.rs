@@ -18,5 +18,7 @@ pub fn init(verbose: u8) {
         .with_writer(std::io::stderr)
         .with_target(false)
         .with_ansi(ansi)
+        // Its own errors it would print with `eprintln!`, which panics on a closed stderr.
+        .log_internal_errors(false)
         .try_init();
 }

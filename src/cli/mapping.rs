@@ -25,11 +25,11 @@ pub fn run(c: MappingCommand, _g: &Global) -> anyhow::Result<u8> {
     let mapping = match Mapping::load(&file) {
         Ok(m) => m,
         Err(errors) => {
-            eprintln!("{}: {} error(s)", file.display(), errors.errors.len());
+            warn_out!("{}: {} error(s)", file.display(), errors.errors.len());
             for e in &errors.errors {
                 match e.line {
-                    Some(_) => eprintln!("  {}:{e}", file.display()),
-                    None => eprintln!("  {}: {e}", file.display()),
+                    Some(_) => warn_out!("  {}:{e}", file.display()),
+                    None => warn_out!("  {}: {e}", file.display()),
                 }
             }
             return Ok(1);
@@ -51,7 +51,7 @@ pub fn run(c: MappingCommand, _g: &Global) -> anyhow::Result<u8> {
     let plan = match Plan::new(header, &mapping) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("  {e}");
+            warn_out!("  {e}");
             return Ok(1);
         }
     };

@@ -11,6 +11,14 @@ macro_rules! out {
     };
 }
 
+/// `eprintln!` that never panics: a closed or broken stderr (`hrfeed … 2>&1 | head`) drops the
+/// message instead of aborting the process.
+macro_rules! warn_out {
+    ($($t:tt)*) => {
+        $crate::cli::emit_err(format_args!("{}\n", format_args!($($t)*)))
+    };
+}
+
 mod demo;
 mod employees;
 mod ingest;
@@ -31,6 +39,13 @@ pub fn emit(text: std::fmt::Arguments) -> std::io::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         r => r,
     }
+}
+
+/// Writes to stderr for `warn_out!`; a failed write is dropped, since there is nowhere left
+/// to report it.
+pub fn emit_err(text: std::fmt::Arguments) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_fmt(text);
 }
 
 /// hrfeed: validate, minimise, diff and apply employee HR exports under GDPR.

@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use toml::Spanned;
 
 use super::raw::{RawField, RawMapping, RawSource};
-use super::{Case, DataClass, Field, FieldType, FileMode, Keep, Mapping, Policy};
+use super::{Case, DataClass, Field, FieldType, FileMode, IfColumnMissing, Keep, Mapping, Policy};
 use crate::ids::TenantId;
 use crate::read::{EncodingChoice, FormatChoice, ReadOptions, normalise_header};
 use crate::validate::sensitive;
@@ -284,6 +284,15 @@ fn field(
     if f.not_before.is_some() && !matches!(kind, Some(FieldType::Date { .. })) {
         fail("`not_before` applies to date fields only".into());
     }
+    let if_column_missing = match f.if_column_missing.as_deref() {
+        None | Some("hold") => IfColumnMissing::Hold,
+        Some("keep") => IfColumnMissing::Keep,
+        Some("empty") => IfColumnMissing::Empty,
+        Some(other) => {
+            fail(format!("if_column_missing `{other}`: expected `hold`, `keep` or `empty`"));
+            IfColumnMissing::Hold
+        }
+    };
     if before.get() > 0 {
         return None;
     }
@@ -304,6 +313,7 @@ fn field(
         purpose,
         keep,
         not_before,
+        if_column_missing,
     })
 }
 
@@ -410,6 +420,8 @@ fn policy(raw: &RawMapping, err: &mut impl FnMut(Option<usize>, String)) -> Poli
         max_missing_percent: pct(p.max_missing_percent, "max_missing_percent", d.max_missing_percent, err),
         max_ended_percent: pct(p.max_ended_percent, "max_ended_percent", d.max_ended_percent, err),
         max_changed_percent: pct(p.max_changed_percent, "max_changed_percent", d.max_changed_percent, err),
+        max_rehired_percent: pct(p.max_rehired_percent, "max_rehired_percent", d.max_rehired_percent, err),
+        max_rejected_percent: pct(p.max_rejected_percent, "max_rejected_percent", d.max_rejected_percent, err),
         retention_days_after_end: p.retention_days_after_end.unwrap_or(d.retention_days_after_end),
         raw_file_retention_days: p.raw_file_retention_days.unwrap_or(d.raw_file_retention_days),
         rejected_row_retention_days: p.rejected_row_retention_days.unwrap_or(d.rejected_row_retention_days),

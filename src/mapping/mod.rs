@@ -104,6 +104,19 @@ pub struct Field {
     pub keep: Keep,
     /// Index of a date field this one may not precede.
     pub not_before: Option<usize>,
+    /// What a file without this field's column means.
+    pub if_column_missing: IfColumnMissing,
+}
+
+/// What a file that lacks a mapped optional field's column means for the stored values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfColumnMissing {
+    /// The run is held (the default): a renamed column must not silently clear the register.
+    Hold,
+    /// The stored values are kept; the field is not compared.
+    Keep,
+    /// The field reads as empty, clearing what is stored (a column dropped on purpose).
+    Empty,
 }
 
 #[derive(Debug)]
@@ -209,6 +222,8 @@ pub struct Policy {
     pub max_missing_percent: f64,
     pub max_ended_percent: f64,
     pub max_changed_percent: f64,
+    pub max_rehired_percent: f64,
+    pub max_rejected_percent: f64,
     pub retention_days_after_end: u32,
     pub raw_file_retention_days: u32,
     pub rejected_row_retention_days: u32,
@@ -221,6 +236,8 @@ impl Default for Policy {
             max_missing_percent: 5.0,
             max_ended_percent: 10.0,
             max_changed_percent: 30.0,
+            max_rehired_percent: 10.0,
+            max_rejected_percent: 10.0,
             retention_days_after_end: 90,
             raw_file_retention_days: 0,
             rejected_row_retention_days: 30,

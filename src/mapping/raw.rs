@@ -74,6 +74,8 @@ pub struct RawField {
     pub default_country_code: Option<String>,
     /// Identity-number fields: accept interim numbers (a letter in the serial).
     pub allow_interim: Option<bool>,
+    /// `hold` (default), `keep` or `empty`: what a file without this column means.
+    pub if_column_missing: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -82,6 +84,8 @@ pub struct RawPolicy {
     pub max_missing_percent: Option<f64>,
     pub max_ended_percent: Option<f64>,
     pub max_changed_percent: Option<f64>,
+    pub max_rehired_percent: Option<f64>,
+    pub max_rejected_percent: Option<f64>,
     pub retention_days_after_end: Option<u32>,
     pub raw_file_retention_days: Option<u32>,
     pub rejected_row_retention_days: Option<u32>,

@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 pub use rule::Rule;
 
 use crate::ids::EmployeeKey;
-use crate::mapping::{Case, DataClass, Field, FieldType, Mapping};
+use crate::mapping::{Case, DataClass, Field, FieldType, IfColumnMissing, Mapping};
 use crate::read::{Header, NotText, Record, normalise_header};
 use crate::value::Value;
 
@@ -105,6 +105,29 @@ impl Plan {
             .map(|(_, n)| sensitive::column_category(&normalise_header(n), &mapping.sensitive_words).is_some())
             .collect();
         Ok(Plan { columns, column_names, dropped, missing_optional, sensitive_name })
+    }
+
+    /// Per field: whether an empty value keeps the stored one, because the file lacks the
+    /// field's column and the mapping says absence keeps what is stored.
+    pub fn keep_stored(&self, mapping: &Mapping) -> Vec<bool> {
+        mapping
+            .fields
+            .iter()
+            .zip(&self.columns)
+            .map(|(f, c)| c.is_none() && f.if_column_missing == IfColumnMissing::Keep)
+            .collect()
+    }
+
+    /// The fields (name, column as the mapping writes it) whose column the file lacks and whose
+    /// mapping says that absence holds the run.
+    pub fn absent_held(&self, mapping: &Mapping) -> Vec<(String, String)> {
+        mapping
+            .fields
+            .iter()
+            .zip(&self.columns)
+            .filter(|(f, c)| c.is_none() && f.if_column_missing == IfColumnMissing::Hold)
+            .map(|(f, _)| (f.name.clone(), f.column.clone()))
+            .collect()
     }
 
     /// Dropped columns whose name, or (once seen, per `flags`) content, is sensitive: refused.

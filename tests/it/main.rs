@@ -11,6 +11,7 @@ mod paged_register;
 mod privacy;
 mod reference;
 mod repeated_keys;
+mod silent_damage;
 mod store_story;
 mod support;
 mod unchanged_cells;

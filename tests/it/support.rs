@@ -202,3 +202,40 @@ pub fn write_csv(path: &Path, header: &csv::StringRecord, rows: &[csv::StringRec
     }
     w.flush().unwrap();
 }
+
+impl Workspace {
+    /// Sets `line` (`key = value`) in the `[table]` of the workspace's mapping (e.g.
+    /// `fields.end_date`, `policy`): the table's line of that key is replaced, or the line added.
+    pub fn edit_mapping(&self, table: &str, line: &str) {
+        let path = self.path().join("mappings/acme.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let head = format!("[{table}]\n");
+        let start = text.find(&head).unwrap_or_else(|| panic!("the mapping has no [{table}]")) + head.len();
+        let end = text[start..].find("\n[").map_or(text.len(), |i| start + i + 1);
+        let key = format!("{} =", line.split('=').next().unwrap().trim());
+        let body: Vec<&str> = text[start..end].lines().filter(|l| !l.starts_with(&key)).collect();
+        let edited = format!("{}{line}\n{}\n{}", &text[..start], body.join("\n"), &text[end..]);
+        std::fs::write(&path, edited).unwrap();
+    }
+
+    /// `employees show --tenant acme ID --json`: the person's fields by name.
+    pub fn employee(&self, id: &str) -> serde_json::Value {
+        let out = self.run(&["employees", "show", "--tenant", "acme", id, "--json"]);
+        assert!(out.status.success(), "employees show {id}: {}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["fields"].clone()
+    }
+}
+
+/// Defines a test per backend that calls `story(Backend)`: `both_backends!(story => sqlite_t, postgres_t);`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($story:ident => $sqlite:ident, $postgres:ident;)*) => {
+        $(
+            #[test]
+            fn $sqlite() { $story($crate::support::Backend::Sqlite); }
+            #[test]
+            fn $postgres() { $story($crate::support::Backend::Postgres); }
+        )*
+    };
+}

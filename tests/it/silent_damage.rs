@@ -1,0 +1,165 @@
+//! Issue 14: plausible files that once damaged the register without saying so are now held or
+//! refused with a reason, through the binary, on both backends.
+
+use std::path::Path;
+
+use crate::both_backends;
+use crate::support::{Backend, Workspace, counts, fixtures, reference_day1, with, write_csv};
+
+fn column(header: &csv::StringRecord, name: &str) -> usize {
+    header.iter().position(|c| c == name).unwrap_or_else(|| panic!("no column {name}"))
+}
+
+/// The reference day 1 with one header cell renamed (the customer's export changed).
+fn day1_renamed(dir: &Path, from: &str, to: &str) -> std::path::PathBuf {
+    let (header, rows) = reference_day1();
+    let i = column(&header, from);
+    let header = with(&header, i, to);
+    let path = dir.join(format!("day1-{to}.csv"));
+    write_csv(&path, &header, &rows);
+    path
+}
+
+/// An id of day 1 whose row carries an end date.
+fn an_ended_id() -> String {
+    let (header, rows) = reference_day1();
+    let end = column(&header, "Slutdatum");
+    rows.iter().find(|r| !r[end].is_empty()).map(|r| r[0].to_owned()).unwrap()
+}
+
+fn loaded(backend: Backend) -> Option<Workspace> {
+    let ws = Workspace::new(backend)?;
+    let (code, r) = ws.ingest(&fixtures().join("reference/day1.win1252.csv"), &[]);
+    assert_eq!(code, 0, "{r}");
+    Some(ws)
+}
+
+/// Damage 1: a renamed end-date column once read as empty and rehired every ended person.
+fn a_vanished_end_date_column_holds_the_run(backend: Backend) {
+    let Some(ws) = loaded(backend) else { return };
+    let ended = an_ended_id();
+    let before = ws.employee(&ended);
+    assert!(before["end_date"].is_string(), "{before}");
+    let renamed = day1_renamed(ws.path(), "Slutdatum", "Avgångsdatum");
+    let (code, r) = ws.ingest(&renamed, &[]);
+    assert_eq!((code, r["status"].as_str()), (4, Some("held")), "{r}");
+    let reasons: Vec<&str> = r["held_reasons"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(
+        reasons.iter().any(|m| m.starts_with("column `Slutdatum` (field `end_date`) is missing from the file")),
+        "{reasons:?}"
+    );
+    assert_eq!(ws.employee(&ended), before, "a held run changes nothing");
+
+    // Said on purpose: the stored end dates stay and nobody is rehired.
+    ws.edit_mapping("fields.end_date", "if_column_missing = \"keep\"");
+    let (code, r) = ws.ingest(&renamed, &[]);
+    assert_eq!((code, r["status"].as_str()), (0, Some("applied")), "{r}");
+    assert_eq!(r["counts"]["rehired"], 0, "{r}");
+    assert_eq!(r["counts"]["unchanged"], 3000, "{r}");
+    assert_eq!(ws.employee(&ended), before);
+    // The next such file is unchanged too, and still keeps them.
+    let again = ws.path().join("again.csv");
+    std::fs::copy(&renamed, &again).unwrap();
+    std::fs::write(&again, [std::fs::read(&renamed).unwrap(), b"\n".to_vec()].concat()).unwrap();
+    let (code, r) = ws.ingest(&again, &[]);
+    assert_eq!((code, r["counts"]["unchanged"].as_u64()), (0, Some(3000)), "{r}");
+    assert_eq!(ws.employee(&ended), before);
+}
+
+/// Damage 1, the other half: clearing on purpose still rehires 378 of 3000 at once, which the
+/// rehire threshold holds.
+fn clearing_on_purpose_is_held_by_the_rehire_threshold(backend: Backend) {
+    let Some(ws) = loaded(backend) else { return };
+    ws.edit_mapping("fields.end_date", "if_column_missing = \"empty\"");
+    let renamed = day1_renamed(ws.path(), "Slutdatum", "Avgångsdatum");
+    let (code, r) = ws.ingest(&renamed, &[]);
+    assert_eq!((code, r["status"].as_str()), (4, Some("held")), "{r}");
+    assert_eq!(r["counts"]["rehired"], 378, "{r}");
+    assert_eq!(
+        r["held_reasons"][0],
+        "max_rehired_percent: 378 people rehired (12.6 % of the 3000 people in the register) exceeds 10 %"
+    );
+    ws.edit_mapping("policy", "max_rehired_percent = 50.0");
+    let (code, r) = ws.ingest(&renamed, &[]);
+    assert_eq!((code, r["counts"]["rehired"].as_u64()), (0, Some(378)), "{r}");
+    assert!(ws.employee(&an_ended_id())["end_date"].is_null());
+}
+
+/// Damage 1, rejected share: a file whose every row is rejected was "applied".
+fn a_file_whose_every_row_is_rejected_is_held(backend: Backend) {
+    let Some(ws) = Workspace::new(backend) else { return };
+    let (header, rows) = reference_day1();
+    let pnr = column(&header, "Personnummer");
+    let broken: Vec<_> = rows.iter().map(|r| with(r, pnr, "19000101-0000")).collect();
+    let path = ws.path().join("broken.csv");
+    write_csv(&path, &header, &broken);
+    let (code, r) = ws.ingest(&path, &[]);
+    assert_eq!((code, r["status"].as_str()), (4, Some("held")), "{r}");
+    assert_eq!(r["counts"]["rejected"], 3000);
+    assert_eq!(
+        r["held_reasons"][0],
+        "max_rejected_percent: 3000 rows rejected (100.0 % of the 3000 data rows of the file) exceeds 10 %"
+    );
+    let stored: i64 = ws.table_counts().iter().filter(|(t, _)| t == "employees").map(|(_, n)| *n).sum();
+    assert_eq!(stored, 0, "nothing was applied");
+}
+
+/// Damage 6: ended people whose end date moves again were counted against the active people
+/// only, and a share could read 125 %.
+fn held_shares_never_exceed_100_percent(backend: Backend) {
+    let Some(ws) = Workspace::new(backend) else { return };
+    let (header, rows) = reference_day1();
+    let end = column(&header, "Slutdatum");
+    // Day A: 400 of 1000 people ended; day B moves every end date and ends everyone else.
+    let day_a: Vec<_> =
+        rows[..1000].iter().enumerate().map(|(i, r)| with(r, end, if i < 400 { "2031-01-31" } else { "" })).collect();
+    let day_b: Vec<_> = rows[..1000].iter().map(|r| with(r, end, "2032-06-30")).collect();
+    let (a, b) = (ws.path().join("a.csv"), ws.path().join("b.csv"));
+    write_csv(&a, &header, &day_a);
+    write_csv(&b, &header, &day_b);
+    let (code, r) = ws.ingest(&a, &[]);
+    assert_eq!(code, 0, "{r}");
+    let (code, r) = ws.ingest(&b, &[]);
+    assert_eq!((code, counts(&r)[4].1), (4, 1000), "{r}");
+    assert_eq!(
+        r["held_reasons"][0],
+        "max_ended_percent: 1000 people ended (100.0 % of the 1000 people in the register) exceeds 10 %"
+    );
+}
+
+both_backends! {
+    a_vanished_end_date_column_holds_the_run =>
+        sqlite_a_vanished_end_date_column_holds_the_run, postgres_a_vanished_end_date_column_holds_the_run;
+    clearing_on_purpose_is_held_by_the_rehire_threshold =>
+        sqlite_clearing_on_purpose_is_held_by_the_rehire_threshold,
+        postgres_clearing_on_purpose_is_held_by_the_rehire_threshold;
+    a_file_whose_every_row_is_rejected_is_held =>
+        sqlite_a_file_whose_every_row_is_rejected_is_held, postgres_a_file_whose_every_row_is_rejected_is_held;
+    held_shares_never_exceed_100_percent =>
+        sqlite_held_shares_never_exceed_100_percent, postgres_held_shares_never_exceed_100_percent;
+}
+
+/// Damage 7: with stderr (or stdout) closed early the process aborted with exit 134.
+fn closed_output_is_never_a_crash(backend: Backend) {
+    use std::process::Stdio;
+    let Some(ws) = Workspace::new(backend) else { return };
+    let file = fixtures().join("bad/08-ragged-too-few-cells.csv");
+    for closed in ["stderr", "stdout", "both"] {
+        let mut cmd = ws.command(&["ingest", file.to_str().unwrap(), "--tenant", "acme", "-vv"]);
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        // Closing the read ends makes every write fail with a broken pipe.
+        if closed != "stdout" {
+            drop(child.stderr.take());
+        }
+        if closed != "stderr" {
+            drop(child.stdout.take());
+        }
+        let status = child.wait_with_output().unwrap().status;
+        assert_eq!(status.code(), Some(1), "{closed} closed: {status:?} (a failed file exits 1, never 134)");
+    }
+}
+
+both_backends! {
+    closed_output_is_never_a_crash => sqlite_closed_output_is_never_a_crash, postgres_closed_output_is_never_a_crash;
+}
