@@ -77,8 +77,16 @@ pub fn field_validators(data: &[u8]) {
     for excel_serial in [false, true] {
         no_echo(s, types::date(s, &formats, excel_serial));
     }
-    no_echo(s, types::decimal(s));
-    no_echo(s, types::integer(s));
+    let number_formats = [
+        types::NumberFormat::default(),
+        types::NumberFormat { decimal: types::DecimalSeparator::Point, thousands: types::Thousands::Comma },
+        types::NumberFormat { decimal: types::DecimalSeparator::Comma, thousands: types::Thousands::Point },
+        types::NumberFormat { decimal: types::DecimalSeparator::Point, thousands: types::Thousands::Apostrophe },
+    ];
+    for fmt in number_formats {
+        no_echo(s, types::decimal(s, fmt));
+        no_echo(s, types::integer(s, fmt));
+    }
     no_echo(s, types::boolean(s));
     no_echo(s, types::email(s));
     no_echo(s, types::phone(s, "46"));

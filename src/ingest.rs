@@ -46,6 +46,8 @@ pub struct Request<'a> {
     pub mapping: Arc<Mapping>,
     pub master: &'a MasterKey,
     pub dry_run: bool,
+    /// Apply the file even if the same content was applied before (after a mapping fix, say).
+    pub reprocess: bool,
     pub clock: Clock,
     /// Called with (units done, units total) as the file is read, for a progress bar.
     pub progress: Option<Arc<dyn Fn(u64, u64) + Send + Sync>>,
@@ -104,6 +106,7 @@ pub async fn ingest<S: Store>(store: &S, req: &Request<'_>) -> Report {
         started_at: started_at.to_rfc3339(),
         finished_at: req.clock.now().to_rfc3339(),
         report: String::new(),
+        reprocess_of: report.reprocess_of.clone().map(RunId::from_stored),
     };
     match outcome {
         Ok(Some(apply)) => {
@@ -168,6 +171,8 @@ async fn run<S: Store>(
     // The apply (and with it the tenant lock) comes before the duplicate check, so a run of
     // the same file that finished while this one waited for the lock makes this one a duplicate.
     let apply = if req.dry_run { None } else { Some(store.begin_apply(req.tenant, run_id).await?) };
+    // A dry run shows the diff of a file applied before, and a reprocessing applies it again.
+    let prior_stops = !req.dry_run && !req.reprocess;
     let receipt = {
         let (store, tenant, label) = (store.clone(), req.tenant.clone(), label.clone());
         Ahead::spawn(async move {
@@ -175,7 +180,11 @@ async fn run<S: Store>(
             let claim = claim.map_err(|source| IngestError::Io { file: label, source })?;
             let ms = elapsed_ms(t);
             let prior = store.applied_run_by_hash(&tenant, &claim.sha256).await?;
-            Ok(Receipt { sha256: claim.sha256, ms, prior })
+            let latest = match prior {
+                Some(_) => store.latest_applied_run(&tenant).await?,
+                None => None,
+            };
+            Ok(Receipt { sha256: claim.sha256, ms, prior, latest, stops: prior_stops })
         })
     };
     let (f, m) = (file.clone(), req.mapping.clone());
@@ -206,7 +215,7 @@ async fn run<S: Store>(
         // A file applied before is a duplicate even if today's mapping cannot open it.
         Err(e) => {
             Receipt::take(receipt.finish().await, report)?;
-            if report.duplicate_of.is_some() {
+            if is_duplicate(report) {
                 return Ok(None);
             }
             return Err(e);
@@ -253,17 +262,26 @@ async fn run<S: Store>(
         mode: req.mapping.mode,
         absent: &absent,
     };
-    match guard::guard(&counts, facts, &req.mapping.policy) {
+    let apply = match guard::guard(&counts, facts, &req.mapping.policy) {
         Verdict::Held(reasons) => {
             report.status = RunStatus::Held.as_str().into();
             report.held_reasons = reasons;
-            Ok(None)
+            None
         }
         Verdict::Proceed => {
             report.status = RunStatus::Applied.as_str().into();
-            Ok(apply)
+            apply
         }
+    };
+    // A dry run of a file applied before exits as the real run would: as a duplicate.
+    if req.dry_run && !req.reprocess && report.duplicate_of.is_some() {
+        report.status = RunStatus::Duplicate.as_str().into();
     }
+    Ok(apply)
+}
+
+fn is_duplicate(report: &Report) -> bool {
+    report.status == RunStatus::Duplicate.as_str()
 }
 
 /// The file's hash and whether its content was applied before. Hashing a large file takes a
@@ -272,7 +290,13 @@ async fn run<S: Store>(
 struct Receipt {
     sha256: String,
     ms: u64,
+    /// The run that first applied this content, if one did.
     prior: Option<RunId>,
+    /// The tenant's latest applied run, when `prior` is known: if it is another, this file is
+    /// older than what the register holds.
+    latest: Option<RunId>,
+    /// Whether a prior application ends this run (not so for a dry run or a reprocessing).
+    stops: bool,
 }
 
 type ReceiptCheck = Ahead<Result<Receipt, IngestError>>;
@@ -283,9 +307,15 @@ impl Receipt {
         let receipt = receipt.ok_or(IngestError::Worker)??;
         report.sha256 = receipt.sha256;
         report.timings_ms.insert("receive".into(), receipt.ms);
-        if let Some(prior) = receipt.prior {
+        let Some(prior) = receipt.prior else { return Ok(()) };
+        if receipt.stops {
             report.status = RunStatus::Duplicate.as_str().into();
+            report.superseded_by = receipt.latest.filter(|l| *l != prior).map(|l| l.to_string());
+        }
+        if report.dry_run || receipt.stops {
             report.duplicate_of = Some(prior.to_string());
+        } else {
+            report.reprocess_of = Some(prior.to_string());
         }
         Ok(())
     }
@@ -1061,7 +1091,7 @@ async fn stream<S: Store>(
                     r = async { receipt.as_mut()?.wait().await }, if receipt.is_some() => {
                         receipt = None;
                         // A duplicate, or a check that failed, ends the run: no use reading on.
-                        let fresh = matches!(&r, Some(Ok(r)) if r.prior.is_none());
+                        let fresh = matches!(&r, Some(Ok(r)) if r.prior.is_none() || !r.stops);
                         received = Some(r);
                         if !fresh {
                             return Ok(());
@@ -1088,7 +1118,7 @@ async fn stream<S: Store>(
             None => received.flatten(),
         };
         Receipt::take(received, report)?;
-        if report.duplicate_of.is_some() {
+        if is_duplicate(report) {
             // Stopping the load stops validators waiting for its pages.
             drop(loader);
             let _ = worker.join();
@@ -1124,8 +1154,8 @@ async fn stream<S: Store>(
     report.refused_columns = facts.refused;
     report.missing_columns = facts.missing;
     report.detected = Some(DetectedJson {
-        format: facts.detected.format,
-        encoding: facts.detected.encoding,
+        format: facts.detected.format.to_owned(),
+        encoding: facts.detected.encoding.to_owned(),
         delimiter: match facts.detected.delimiter {
             0 => String::new(),
             b'\t' => "tab".into(),
@@ -1141,7 +1171,7 @@ async fn stream<S: Store>(
             line: *line,
             column: facts.column_names[e.field].clone(),
             field: req.mapping.fields[e.field].name.clone(),
-            rule: e.rule.as_str(),
+            rule: e.rule.as_str().to_owned(),
         })
         .collect();
     report.rejections_truncated = sink.truncated;

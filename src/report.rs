@@ -4,14 +4,17 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::diff::Counts;
 
 /// At most this many rejections are listed; the count stays exact.
 pub const MAX_LISTED_REJECTIONS: usize = 10_000;
 
-#[derive(Debug, Clone, Serialize)]
+/// `Deserialize` reads a stored report back (`runs show`); keys an older version did not
+/// write take their defaults.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default)]
 pub struct Report {
     pub run_id: String,
     pub tenant: String,
@@ -30,6 +33,13 @@ pub struct Report {
     pub held_reasons: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duplicate_of: Option<String>,
+    /// For a duplicate: the tenant's latest applied run, when it is not the one this content
+    /// was applied by (an older file sent again).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<String>,
+    /// For `--reprocess`: the run that first applied this content.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reprocess_of: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -40,7 +50,8 @@ pub struct Report {
     pub unvalidated: u64,
 }
 
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
 pub struct CountsJson {
     pub rows: u64,
     pub new: u64,
@@ -68,19 +79,19 @@ impl From<&Counts> for CountsJson {
 }
 
 /// One broken rule of one row: positions and names only.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Rejection {
     pub row: u64,
     pub line: u64,
     pub column: String,
     pub field: String,
-    pub rule: &'static str,
+    pub rule: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DetectedJson {
-    pub format: &'static str,
-    pub encoding: &'static str,
+    pub format: String,
+    pub encoding: String,
     pub delimiter: String,
 }
 
@@ -103,6 +114,8 @@ impl Report {
             rejections_truncated: false,
             held_reasons: Vec::new(),
             duplicate_of: None,
+            superseded_by: None,
+            reprocess_of: None,
             error: None,
             detected: None,
             timings_ms: BTreeMap::new(),
@@ -122,8 +135,28 @@ impl Report {
         if let Some(e) = &self.error {
             let _ = writeln!(s, "  error: {e}");
         }
-        if let Some(d) = &self.duplicate_of {
-            let _ = writeln!(s, "  duplicate of run {d}: the same content was already applied; nothing changed");
+        match (&self.duplicate_of, self.dry_run) {
+            (Some(d), true) => {
+                let _ = writeln!(
+                    s,
+                    "  the same content was applied by run {d}: a real run would be a duplicate; the diff below is \
+                     what --reprocess would apply"
+                );
+            }
+            (Some(d), false) => {
+                let _ = writeln!(s, "  duplicate of run {d}: the same content was already applied; nothing changed");
+            }
+            (None, _) => {}
+        }
+        if let Some(l) = &self.superseded_by {
+            let _ = writeln!(
+                s,
+                "  this file is older than the register: run {l} was applied after it; use --reprocess to apply \
+                 this older content again"
+            );
+        }
+        if let Some(r) = &self.reprocess_of {
+            let _ = writeln!(s, "  reprocessed on purpose: this content was first applied by run {r}");
         }
         let c = &self.counts;
         let _ = writeln!(

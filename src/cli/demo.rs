@@ -68,6 +68,7 @@ pub async fn run(a: DemoArgs, g: &Global) -> anyhow::Result<u8> {
             mapping: mapping.clone(),
             master: &master,
             dry_run: false,
+            reprocess: false,
             clock,
             progress: None,
             validators: cfg.validators,

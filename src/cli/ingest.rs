@@ -21,9 +21,13 @@ pub struct IngestArgs {
     /// The tenant whose mapping and register to use.
     #[arg(long)]
     pub tenant: String,
-    /// Run every step but write nothing.
+    /// Run every step but write nothing; a file applied before still shows its diff.
     #[arg(long)]
     pub dry_run: bool,
+    /// Apply the file even if the same content was applied before (e.g. after fixing the
+    /// mapping); the run is recorded as a reprocessing of the first.
+    #[arg(long)]
+    pub reprocess: bool,
     /// How to print the report on stdout.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub report: ReportFormat,
@@ -71,6 +75,7 @@ pub async fn run(a: IngestArgs, g: &Global) -> anyhow::Result<u8> {
         mapping: Arc::new(mapping),
         master: &master,
         dry_run: a.dry_run,
+        reprocess: a.reprocess,
         clock,
         progress,
         validators: cfg.validators,

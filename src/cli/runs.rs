@@ -69,8 +69,8 @@ async fn run_with<S: Store>(s: &S, c: RunsCommand) -> anyhow::Result<u8> {
             if json {
                 out!("{}", r.report);
             } else {
-                match serde_json::from_str::<serde_json::Value>(&r.report) {
-                    Ok(v) => print_report_text(&v)?,
+                match serde_json::from_str::<hrfeed::report::Report>(&r.report) {
+                    Ok(report) => super::emit(format_args!("{}", report.to_text()))?,
                     Err(_) => out!("run {} · {} · {}", r.id.as_str(), r.tenant.as_str(), r.status.as_str()),
                 }
                 out!("  started {} · finished {}", r.started_at, r.finished_at);
@@ -78,45 +78,4 @@ async fn run_with<S: Store>(s: &S, c: RunsCommand) -> anyhow::Result<u8> {
             Ok(0)
         }
     }
-}
-
-fn print_report_text(v: &serde_json::Value) -> std::io::Result<()> {
-    let s = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("");
-    out!("run {} · tenant {} · {} · {}", s("run_id"), s("tenant"), s("file"), s("status"));
-    if let Some(e) = v.get("error").and_then(|e| e.as_str()) {
-        out!("  error: {e}");
-    }
-    if let Some(c) = v.get("counts").and_then(|c| c.as_object()) {
-        let parts: Vec<String> = ["rows", "new", "changed", "unchanged", "ended", "rehired", "missing", "rejected"]
-            .iter()
-            .map(|k| format!("{k} {}", c.get(*k).and_then(|x| x.as_u64()).unwrap_or(0)))
-            .collect();
-        out!("  {}", parts.join(" · "));
-    }
-    for key in ["changed_fields", "dropped_columns", "refused_columns", "held_reasons"] {
-        match v.get(key) {
-            Some(serde_json::Value::Object(m)) if !m.is_empty() => {
-                let parts: Vec<String> = m.iter().map(|(k, n)| format!("{k} {n}")).collect();
-                out!("  {}: {}", key.replace('_', " "), parts.join(", "));
-            }
-            Some(serde_json::Value::Array(a)) if !a.is_empty() => {
-                let parts: Vec<&str> = a.iter().filter_map(|x| x.as_str()).collect();
-                out!("  {}: {}", key.replace('_', " "), parts.join(", "));
-            }
-            _ => {}
-        }
-    }
-    if let Some(serde_json::Value::Array(rej)) = v.get("rejections") {
-        for r in rej.iter().take(50) {
-            out!(
-                "    row {} (line {}), column `{}` → field `{}`: {}",
-                r.get("row").unwrap_or(&serde_json::Value::Null),
-                r.get("line").unwrap_or(&serde_json::Value::Null),
-                r.get("column").and_then(|x| x.as_str()).unwrap_or(""),
-                r.get("field").and_then(|x| x.as_str()).unwrap_or(""),
-                r.get("rule").and_then(|x| x.as_str()).unwrap_or("")
-            );
-        }
-    }
-    Ok(())
 }

@@ -12,7 +12,7 @@ use super::{Case, DataClass, Field, FieldType, FileMode, IfColumnMissing, Keep, 
 use crate::ids::TenantId;
 use crate::read::{EncodingChoice, FormatChoice, ReadOptions, normalise_header};
 use crate::validate::sensitive;
-use crate::validate::types::DateFormat;
+use crate::validate::types::{DateFormat, DecimalSeparator, NumberFormat, Thousands};
 
 /// One problem in a mapping file, with the 1-based TOML line where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -293,6 +293,22 @@ fn field(
             IfColumnMissing::Hold
         }
     };
+    let number = number_format(f, &mut fail);
+    let scale = bound(&f.scale, "scale", &mut fail);
+    if scale.is_some_and(|s| s <= Decimal::ZERO) {
+        fail("`scale` must be greater than 0".into());
+    }
+    if f.zero_pad_width.is_some_and(|w| w == 0 || w > 64) {
+        fail("`zero_pad_width` must be from 1 to 64".into());
+    }
+    let mut recode: Vec<(String, String)> = Vec::with_capacity(f.recode.len());
+    for (from, to) in &f.recode {
+        let key = from.trim().to_lowercase();
+        if recode.iter().any(|(k, _)| *k == key) {
+            fail(format!("recode: `{from}` is listed twice (spellings are matched ignoring case)"));
+        }
+        recode.push((key, to.trim().to_owned()));
+    }
     if before.get() > 0 {
         return None;
     }
@@ -314,7 +330,47 @@ fn field(
         keep,
         not_before,
         if_column_missing,
+        number,
+        scale,
+        zero_pad_width: f.zero_pad_width,
+        recode,
     })
+}
+
+fn number_format(f: &RawField, fail: &mut impl FnMut(String)) -> NumberFormat {
+    let mut fmt = NumberFormat::default();
+    if let Some(d) = &f.decimal_separator {
+        fmt.decimal = match d.as_str() {
+            "either" => DecimalSeparator::Either,
+            "," => DecimalSeparator::Comma,
+            "." => DecimalSeparator::Point,
+            _ => {
+                fail("decimal_separator: expected \",\", \".\" or \"either\"".into());
+                fmt.decimal
+            }
+        };
+    }
+    if let Some(t) = &f.thousands_separator {
+        fmt.thousands = match t.as_str() {
+            " " => Thousands::Space,
+            "," => Thousands::Comma,
+            "." => Thousands::Point,
+            "'" => Thousands::Apostrophe,
+            "none" | "" => Thousands::None,
+            _ => {
+                fail("thousands_separator: expected \" \", \",\", \".\", \"'\" or \"none\"".into());
+                fmt.thousands
+            }
+        };
+    }
+    let clash = matches!(
+        (fmt.decimal, fmt.thousands),
+        (DecimalSeparator::Comma, Thousands::Comma) | (DecimalSeparator::Point, Thousands::Point)
+    );
+    if clash {
+        fail("decimal_separator and thousands_separator must differ".into());
+    }
+    fmt
 }
 
 fn field_type(f: &RawField, fail: &mut impl FnMut(String)) -> Option<FieldType> {
@@ -331,6 +387,10 @@ fn field_type(f: &RawField, fail: &mut impl FnMut(String)) -> Option<FieldType> 
     only_for("pattern", f.pattern.is_some(), "string", fail);
     only_for("min", f.min.is_some(), "integer,decimal", fail);
     only_for("max", f.max.is_some(), "integer,decimal", fail);
+    only_for("decimal_separator", f.decimal_separator.is_some(), "integer,decimal", fail);
+    only_for("thousands_separator", f.thousands_separator.is_some(), "integer,decimal", fail);
+    only_for("scale", f.scale.is_some(), "integer,decimal", fail);
+    only_for("zero_pad_width", f.zero_pad_width.is_some(), "string", fail);
     Some(match f.kind.as_str() {
         "string" => FieldType::String,
         "integer" => FieldType::Integer,

@@ -16,7 +16,7 @@ pub use compile::{ErrorAt, compile};
 
 use crate::ids::TenantId;
 use crate::read::ReadOptions;
-use crate::validate::types::DateFormat;
+use crate::validate::types::{DateFormat, NumberFormat};
 
 /// A checked mapping.
 #[derive(Debug)]
@@ -106,6 +106,14 @@ pub struct Field {
     pub not_before: Option<usize>,
     /// What a file without this field's column means.
     pub if_column_missing: IfColumnMissing,
+    /// Integer and decimal fields: how the file writes numbers.
+    pub number: NumberFormat,
+    /// Integer and decimal fields: a factor applied to the number read, before `min` and `max`.
+    pub scale: Option<Decimal>,
+    /// String fields: digits-only values shorter than this get leading zeros.
+    pub zero_pad_width: Option<usize>,
+    /// Source spellings, lower-cased, and the text each stands for (before the type reads it).
+    pub recode: Vec<(String, String)>,
 }
 
 /// What a file that lacks a mapped optional field's column means for the stored values.

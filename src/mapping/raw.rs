@@ -76,6 +76,17 @@ pub struct RawField {
     pub allow_interim: Option<bool>,
     /// `hold` (default), `keep` or `empty`: what a file without this column means.
     pub if_column_missing: Option<String>,
+    /// Integer and decimal fields: `","`, `"."` or `"either"` (default).
+    pub decimal_separator: Option<String>,
+    /// Integer and decimal fields: `" "` (default), `","`, `"."`, `"'"` or `"none"`.
+    pub thousands_separator: Option<String>,
+    /// Integer and decimal fields: the number read is multiplied by this (`100`: `0.8` → `80`).
+    pub scale: Option<toml::Value>,
+    /// String fields: a value of digits only shorter than this gets leading zeros.
+    pub zero_pad_width: Option<usize>,
+    /// Source spellings (matched ignoring case and surrounding spaces) and what each means.
+    #[serde(default)]
+    pub recode: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -14,7 +14,12 @@ use crate::seal::{CellsPrint, Fingerprint, Layout};
 /// SQL text both backends share verbatim: both accept `$n` placeholders and `ON CONFLICT`.
 mod sql {
     pub const INSERT_RUN: &str = "INSERT INTO runs (id, tenant, file_name, sha256, status, started_at, finished_at, \
-         report) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+         report, reprocess_of) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+    /// The first application of a content: reprocessings name it, they do not replace it.
+    pub const APPLIED_RUN_BY_HASH: &str = "SELECT id FROM runs WHERE tenant = $1 AND sha256 = $2 \
+         AND status = 'applied' AND reprocess_of IS NULL";
+    pub const LATEST_APPLIED_RUN: &str =
+        "SELECT id FROM runs WHERE tenant = $1 AND status = 'applied' ORDER BY started_at DESC, id DESC LIMIT 1";
     pub const INSERT_TENANT_KEY: &str =
         "INSERT INTO tenant_keys (tenant, wrapped, created_at) VALUES ($1, $2, $3) ON CONFLICT (tenant) DO NOTHING";
     pub const INSERT_DATA_KEYS: &str = "INSERT INTO data_keys (key_id, tenant, wrapped) ";
@@ -299,6 +304,8 @@ pub struct RunRecord {
     pub started_at: String,
     pub finished_at: String,
     pub report: String,
+    /// For a file applied again on purpose: the run that first applied the same content.
+    pub reprocess_of: Option<RunId>,
 }
 
 /// A stored person's sealed values and wrapped data key, for unsealing.
@@ -427,6 +434,9 @@ pub trait Store: Clone + Send + Sync + 'static {
         tenant: &TenantId,
         sha256: &str,
     ) -> impl Future<Output = Result<Option<RunId>, StoreError>> + Send;
+
+    /// The tenant's most recently started applied run, if any.
+    fn latest_applied_run(&self, tenant: &TenantId) -> impl Future<Output = Result<Option<RunId>, StoreError>> + Send;
 
     /// Every person of the tenant (key, fingerprint, cells print and whether ended), pushed
     /// into `into` page by page; the caller ends the load (`Register::finish`).

@@ -114,6 +114,7 @@ fn run_from_row(r: &sqlx::postgres::PgRow) -> Result<RunRecord, StoreError> {
         started_at: r.try_get("started_at")?,
         finished_at: r.try_get("finished_at")?,
         report: r.try_get("report")?,
+        reprocess_of: r.try_get::<Option<String>, _>("reprocess_of")?.map(RunId::from_stored),
     })
 }
 
@@ -127,6 +128,7 @@ async fn insert_run<'e, E: sqlx::Executor<'e, Database = Postgres>>(e: E, run: &
         .bind(&run.started_at)
         .bind(&run.finished_at)
         .bind(&run.report)
+        .bind(run.reprocess_of.as_ref().map(RunId::as_str))
         .execute(e)
         .await?;
     Ok(())
@@ -149,12 +151,18 @@ impl Store for PgStore {
     }
 
     async fn applied_run_by_hash(&self, tenant: &TenantId, sha256: &str) -> Result<Option<RunId>, StoreError> {
-        let row = sqlx::query("SELECT id FROM runs WHERE tenant = $1 AND sha256 = $2 AND status = 'applied'")
+        let row = sqlx::query(sql::APPLIED_RUN_BY_HASH)
             .bind(tenant.as_str())
             .bind(sha256)
             .fetch_optional(&self.register)
             .await?;
         Ok(row.map(|r| r.try_get::<String, _>("id")).transpose()?.map(RunId::from_stored))
+    }
+
+    async fn latest_applied_run(&self, tenant: &TenantId) -> Result<Option<RunId>, StoreError> {
+        let id: Option<String> =
+            sqlx::query_scalar(sql::LATEST_APPLIED_RUN).bind(tenant.as_str()).fetch_optional(&self.register).await?;
+        Ok(id.map(RunId::from_stored))
     }
 
     async fn load_register(&self, tenant: &TenantId, into: &Register) -> Result<(), StoreError> {

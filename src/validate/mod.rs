@@ -282,7 +282,12 @@ pub fn encode_cells(record: &Record, plan: &Plan, mapping: &Mapping, ctx: Contex
 
 /// Checks one cell against one field's rules; `Ok(None)` for an allowed empty cell.
 fn check_field(cell: &str, field: &Field, ctx: Context) -> Result<Option<Value>, Vec<Rule>> {
-    let text = if field.trim { cell.trim() } else { cell };
+    let mut text = if field.trim { cell.trim() } else { cell };
+    if !field.recode.is_empty()
+        && let Some((_, to)) = field.recode.iter().find(|(from, _)| text.trim().to_lowercase() == *from)
+    {
+        text = to;
+    }
     if text.is_empty() {
         return if field.required { Err(vec![Rule::Required]) } else { Ok(None) };
     }
@@ -307,15 +312,23 @@ fn check_field(cell: &str, field: &Field, ctx: Context) -> Result<Option<Value>,
             {
                 return Err(one(Rule::SensitiveWithoutPurpose));
             }
-            text.to_owned()
+            match field.zero_pad_width {
+                Some(w) if text.len() < w && text.bytes().all(|b| b.is_ascii_digit()) => format!("{text:0>w$}"),
+                _ => text.to_owned(),
+            }
         }
         FieldType::Integer => {
-            let n = types::integer(text).map_err(one)?;
-            in_range(rust_decimal::Decimal::from(n), field)?;
-            n.to_string()
+            let n = rust_decimal::Decimal::from(types::integer(text, field.number).map_err(one)?);
+            let n = scaled(n, field).ok_or(Rule::Integer).map_err(one)?;
+            if !n.fract().is_zero() {
+                return Err(one(Rule::Integer));
+            }
+            in_range(n, field)?;
+            n.trunc().normalize().to_string()
         }
         FieldType::Decimal => {
-            let d = types::decimal(text).map_err(one)?;
+            let d = types::decimal(text, field.number).map_err(one)?;
+            let d = scaled(d, field).ok_or(Rule::Decimal).map_err(one)?;
             in_range(d, field)?;
             d.normalize().to_string()
         }
@@ -366,6 +379,14 @@ fn iso_date(d: NaiveDate) -> String {
         format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
     } else {
         d.format("%Y-%m-%d").to_string()
+    }
+}
+
+/// The number times the field's `scale`, if it has one; `None` if that overflows.
+fn scaled(n: rust_decimal::Decimal, field: &Field) -> Option<rust_decimal::Decimal> {
+    match field.scale {
+        Some(s) => n.checked_mul(s),
+        None => Some(n),
     }
 }
 

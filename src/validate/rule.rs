@@ -17,8 +17,11 @@ pub enum Rule {
     Range,
     /// Not an integer.
     Integer,
-    /// Not a decimal number (`,` or `.` as separator, spaces as thousands separators).
+    /// Not a decimal number in the field's number format.
     Decimal,
+    /// A number that reads two ways (`45,000`: forty-five, or forty-five thousand) in a field
+    /// that does not declare its separators.
+    DecimalAmbiguous,
     /// Not a date in any of the field's formats (nor an Excel serial date where allowed).
     DateFormat,
     /// Before the date of the field named in `not_before`.
@@ -58,6 +61,7 @@ impl Rule {
             Rule::Range => "range",
             Rule::Integer => "integer",
             Rule::Decimal => "decimal",
+            Rule::DecimalAmbiguous => "decimal_ambiguous",
             Rule::DateFormat => "date_format",
             Rule::DateOrder => "date_order",
             Rule::Bool => "bool",

@@ -272,78 +272,158 @@ struct Number {
     scale: u32,
 }
 
-/// Reads `[+-]digits[(,|.)digits]`, where the integer digits may be grouped by threes with spaces.
-///
-/// Only spaces group thousands: with `,` and `.` both decimal separators, `1.234` could mean either value.
-fn number(input: &str, allow_fraction: bool) -> Option<Number> {
+/// Which character separates a number's fraction, as a field declares it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecimalSeparator {
+    /// `,` or `.` (the default); a lone separator before exactly three digits (`45,000`) could
+    /// be either a decimal or a thousands separator and is rejected as ambiguous.
+    Either,
+    Comma,
+    Point,
+}
+
+/// Which characters group a number's whole part by threes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Thousands {
+    /// Spaces, also no-break and narrow no-break ones (the default).
+    Space,
+    Comma,
+    Point,
+    Apostrophe,
+    /// No grouping at all.
+    None,
+}
+
+/// How a field's numbers are written: its locale, as far as numbers go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NumberFormat {
+    pub decimal: DecimalSeparator,
+    pub thousands: Thousands,
+}
+
+impl Default for NumberFormat {
+    fn default() -> Self {
+        NumberFormat { decimal: DecimalSeparator::Either, thousands: Thousands::Space }
+    }
+}
+
+impl NumberFormat {
+    fn is_group(self, c: char) -> bool {
+        match self.thousands {
+            Thousands::Space => matches!(c, ' ' | '\u{a0}' | '\u{202f}'),
+            Thousands::Comma => c == ',',
+            Thousands::Point => c == '.',
+            Thousands::Apostrophe => matches!(c, '\'' | '\u{2019}'),
+            Thousands::None => false,
+        }
+    }
+
+    fn is_decimal(self, c: char) -> bool {
+        match self.decimal {
+            // A declared thousands separator leaves the other one as the decimal separator.
+            DecimalSeparator::Either if self.thousands == Thousands::Comma => c == '.',
+            DecimalSeparator::Either if self.thousands == Thousands::Point => c == ',',
+            DecimalSeparator::Either => matches!(c, ',' | '.'),
+            DecimalSeparator::Comma => c == ',',
+            DecimalSeparator::Point => c == '.',
+        }
+    }
+
+    /// Whether `1,234` read under this format could mean a thousand as well as one point two.
+    fn ambiguous_triple(self) -> bool {
+        self.decimal == DecimalSeparator::Either && matches!(self.thousands, Thousands::Space | Thousands::None)
+    }
+}
+
+/// Why a text is not a number: not one at all, or one that reads two ways.
+enum NotNumber {
+    Malformed,
+    Ambiguous,
+}
+
+/// Reads `[+-]digits[sep digits]`, where the integer digits may be grouped by threes with the
+/// format's thousands separator.
+fn number(input: &str, allow_fraction: bool, fmt: NumberFormat) -> Result<Number, NotNumber> {
     let mut chars = input.trim().chars().peekable();
     let negative = match chars.peek() {
         Some('-') => true,
         Some('+') => false,
-        _ => {
-            return scan_digits(chars, allow_fraction, false);
-        }
+        _ => return scan_digits(chars, allow_fraction, false, fmt),
     };
     chars.next();
-    scan_digits(chars, allow_fraction, negative)
+    scan_digits(chars, allow_fraction, negative, fmt)
 }
 
-fn scan_digits(chars: impl Iterator<Item = char>, allow_fraction: bool, negative: bool) -> Option<Number> {
+fn scan_digits(
+    chars: impl Iterator<Item = char>,
+    allow_fraction: bool,
+    negative: bool,
+    fmt: NumberFormat,
+) -> Result<Number, NotNumber> {
+    use NotNumber::Malformed;
     let mut mantissa: u128 = 0;
-    let mut group = 0usize; // digits since the last space (or the start)
+    let mut group = 0usize; // digits since the last group separator (or the start)
     let mut grouped = false;
+    let mut leading_zero = false;
     let mut fraction: Option<u32> = None; // digits after the separator, once seen
     for c in chars {
         match c {
             '0'..='9' => {
                 let d = u128::from(u32::from(c) - u32::from('0'));
-                mantissa = mantissa.checked_mul(10)?.checked_add(d)?;
+                mantissa = mantissa.checked_mul(10).and_then(|m| m.checked_add(d)).ok_or(Malformed)?;
                 match fraction.as_mut() {
                     Some(n) => *n += 1,
                     None => {
+                        leading_zero |= group == 0 && !grouped && d == 0;
                         group += 1;
                         if grouped && group > 3 {
-                            return None;
+                            return Err(Malformed);
                         }
                     }
                 }
             }
-            ' ' | '\u{a0}' | '\u{202f}' if fraction.is_none() => {
+            _ if fraction.is_none() && allow_fraction && fmt.is_decimal(c) => {
+                fraction = Some(0);
+                if group == 0 || grouped && group != 3 {
+                    return Err(Malformed);
+                }
+            }
+            _ if fraction.is_none() && fmt.is_group(c) => {
                 let first_group_ok = !grouped && (1..=3).contains(&group);
                 if !(first_group_ok || grouped && group == 3) {
-                    return None;
+                    return Err(Malformed);
                 }
                 grouped = true;
                 group = 0;
             }
-            ',' | '.' if allow_fraction && fraction.is_none() => {
-                fraction = Some(0);
-                if group == 0 || grouped && group != 3 {
-                    return None;
-                }
-            }
-            _ => return None,
+            _ => return Err(Malformed),
         }
     }
     match fraction {
-        Some(0) => None,
-        Some(scale) => Some(Number { negative, mantissa, scale }),
-        None if group == 0 || grouped && group != 3 => None,
-        None => Some(Number { negative, mantissa, scale: 0 }),
+        Some(0) => Err(Malformed),
+        // `45,000` or `1.234`: a thousands separator in half the world, a decimal one in the other.
+        Some(3) if !grouped && !leading_zero && group <= 3 && fmt.ambiguous_triple() => Err(NotNumber::Ambiguous),
+        Some(scale) => Ok(Number { negative, mantissa, scale }),
+        None if group == 0 || grouped && group != 3 => Err(Malformed),
+        None => Ok(Number { negative, mantissa, scale: 0 }),
     }
 }
 
-/// A decimal with `,` or `.` as separator and spaces (also no-break ones) as thousands separators.
-pub fn decimal(input: &str) -> Result<Decimal, Rule> {
-    let n = number(input, true).ok_or(Rule::Decimal)?;
+/// A decimal written as `fmt` says; by default `,` or `.` as separator and spaces (also no-break
+/// ones) as thousands separators.
+pub fn decimal(input: &str, fmt: NumberFormat) -> Result<Decimal, Rule> {
+    let n = number(input, true, fmt).map_err(|e| match e {
+        NotNumber::Malformed => Rule::Decimal,
+        NotNumber::Ambiguous => Rule::DecimalAmbiguous,
+    })?;
     let magnitude = i128::try_from(n.mantissa).map_err(|_| Rule::Decimal)?;
     let signed = if n.negative { -magnitude } else { magnitude };
     Decimal::try_from_i128_with_scale(signed, n.scale).map_err(|_| Rule::Decimal)
 }
 
-/// A whole number with optional sign and spaces as thousands separators; `12.0` is not one.
-pub fn integer(input: &str) -> Result<i64, Rule> {
-    let n = number(input, false).ok_or(Rule::Integer)?;
+/// A whole number with optional sign and `fmt`'s thousands separators; `12.0` is not one.
+pub fn integer(input: &str, fmt: NumberFormat) -> Result<i64, Rule> {
+    let n = number(input, false, fmt).map_err(|_| Rule::Integer)?;
     let magnitude = i128::try_from(n.mantissa).map_err(|_| Rule::Integer)?;
     let signed = if n.negative { -magnitude } else { magnitude };
     i64::try_from(signed).map_err(|_| Rule::Integer)
@@ -785,9 +865,15 @@ mod tests {
     #[test]
     fn decimals() {
         check(
-            decimal,
+            |s| decimal(s, NumberFormat::default()),
             &[
                 ("12,5", Ok(dec("12.5"))),
+                ("45,000", Err(Rule::DecimalAmbiguous)),
+                ("-1.234", Err(Rule::DecimalAmbiguous)),
+                ("0,500", Ok(dec("0.5"))),
+                ("1234,500", Ok(dec("1234.5"))),
+                ("1 234,500", Ok(dec("1234.5"))),
+                ("45,0001", Ok(dec("45.0001"))),
                 ("12.5", Ok(dec("12.5"))),
                 ("-0,25", Ok(dec("-0.25"))),
                 ("+7", Ok(dec("7"))),
@@ -819,9 +905,36 @@ mod tests {
     }
 
     #[test]
+    fn declared_separators_decide_what_a_default_field_finds_ambiguous() {
+        let us = NumberFormat { decimal: DecimalSeparator::Point, thousands: Thousands::Comma };
+        let de = NumberFormat { decimal: DecimalSeparator::Comma, thousands: Thousands::Point };
+        let ch = NumberFormat { decimal: DecimalSeparator::Point, thousands: Thousands::Apostrophe };
+        let se = NumberFormat { decimal: DecimalSeparator::Comma, thousands: Thousands::Space };
+        let either_comma = NumberFormat { decimal: DecimalSeparator::Either, thousands: Thousands::Comma };
+        check(
+            |s| decimal(s, us),
+            &[
+                ("45,000", Ok(dec("45000"))),
+                ("1,234.50", Ok(dec("1234.5"))),
+                ("1.5", Ok(dec("1.5"))),
+                ("1,5", Err(Rule::Decimal)),
+                ("12,34", Err(Rule::Decimal)),
+            ],
+        );
+        check(
+            |s| decimal(s, de),
+            &[("45.000", Ok(dec("45000"))), ("1.234,5", Ok(dec("1234.5"))), ("1.5", Err(Rule::Decimal))],
+        );
+        check(|s| decimal(s, ch), &[("1'234.5", Ok(dec("1234.5"))), ("1\u{2019}234", Ok(dec("1234")))]);
+        check(|s| decimal(s, se), &[("45,000", Ok(dec("45"))), ("45.000", Err(Rule::Decimal))]);
+        check(|s| decimal(s, either_comma), &[("45,000", Ok(dec("45000"))), ("4.5", Ok(dec("4.5")))]);
+        check(|s| integer(s, us), &[("45,000", Ok(45_000)), ("45 000", Err(Rule::Integer))]);
+    }
+
+    #[test]
     fn integers() {
         check(
-            integer,
+            |s| integer(s, NumberFormat::default()),
             &[
                 ("42", Ok(42)),
                 ("-42", Ok(-42)),
@@ -985,8 +1098,9 @@ mod tests {
                 let _ = personnummer(input, today(), true);
                 let _ = personnummer(input, today(), false);
                 let _ = date(input, &reference, true);
-                let _ = decimal(input);
-                let _ = integer(input);
+                let _ = decimal(input, NumberFormat::default());
+                let _ = decimal(input, NumberFormat { decimal: DecimalSeparator::Point, thousands: Thousands::Comma });
+                let _ = integer(input, NumberFormat::default());
                 let _ = boolean(input);
                 let _ = email(input);
                 let _ = phone(input, "46");
@@ -1012,8 +1126,12 @@ mod tests {
                 grouped.push(c);
             }
             let tail = fraction.map(|f| format!(",{f}")).unwrap_or_default();
-            prop_assert_eq!(decimal(&format!("{sign}{whole}{tail}")), Ok(value));
-            prop_assert_eq!(decimal(&format!("{sign}{grouped}{tail}")), Ok(value));
+            let comma = NumberFormat { decimal: DecimalSeparator::Comma, thousands: Thousands::Space };
+            prop_assert_eq!(decimal(&format!("{sign}{whole}{tail}"), comma), Ok(value));
+            prop_assert_eq!(decimal(&format!("{sign}{grouped}{tail}"), comma), Ok(value));
+            let us = NumberFormat { decimal: DecimalSeparator::Point, thousands: Thousands::Comma };
+            let (us_grouped, us_tail) = (grouped.replace(' ', ","), tail.replace(',', "."));
+            prop_assert_eq!(decimal(&format!("{sign}{us_grouped}{us_tail}"), us), Ok(value));
         }
 
         #[test]

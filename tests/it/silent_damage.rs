@@ -163,3 +163,74 @@ fn closed_output_is_never_a_crash(backend: Backend) {
 both_backends! {
     closed_output_is_never_a_crash => sqlite_closed_output_is_never_a_crash, postgres_closed_output_is_never_a_crash;
 }
+
+/// Damage 2: `45,000` in a decimal field was stored as 45; a thousands separator in half the world.
+fn an_ambiguous_number_is_rejected_unless_the_field_declares_its_separators(backend: Backend) {
+    let Some(ws) = Workspace::new(backend) else { return };
+    let (header, rows) = reference_day1();
+    let salary = column(&header, "Månadslön");
+    let rows: Vec<_> = rows[..20].iter().map(|r| with(r, salary, "45,000")).collect();
+    let path = ws.path().join("us-salaries.csv");
+    write_csv(&path, &header, &rows);
+    ws.edit_mapping("policy", "max_rejected_percent = 100.0");
+    let (code, r) = ws.ingest(&path, &[]);
+    assert_eq!((code, r["counts"]["rejected"].as_u64()), (3, Some(20)), "{r}");
+    assert_eq!(r["rejections"][0]["rule"], "decimal_ambiguous", "{r}");
+    assert_eq!(r["rejections"][0]["column"], "Månadslön");
+
+    ws.edit_mapping("fields.monthly_salary", "thousands_separator = \",\"");
+    let (code, r) = ws.ingest(&path, &["--reprocess"]);
+    assert_eq!((code, r["counts"]["new"].as_u64()), (0, Some(20)), "{r}");
+    assert_eq!(ws.employee(&rows[0][0])["monthly_salary"], "45000");
+}
+
+both_backends! {
+    an_ambiguous_number_is_rejected_unless_the_field_declares_its_separators =>
+        sqlite_an_ambiguous_number_is_rejected_unless_the_field_declares_its_separators,
+        postgres_an_ambiguous_number_is_rejected_unless_the_field_declares_its_separators;
+}
+
+/// Damage 4: a file applied under a broken mapping was a "duplicate" for ever after, a dry run
+/// of it said only "duplicate", and an older file sent again looked like "nothing changed".
+fn a_file_can_be_processed_again(backend: Backend) {
+    let Some(ws) = Workspace::new(backend) else { return };
+    let (header, rows) = reference_day1();
+    let ftype = column(&header, "Anställningsform");
+    // The employer now writes English employment types; the mapping does not know them yet.
+    let english: Vec<_> = rows.iter().map(|r| with(r, ftype, "Permanent")).collect();
+    let file = ws.path().join("day1-english.csv");
+    write_csv(&file, &header, &english);
+    ws.edit_mapping("policy", "max_rejected_percent = 100.0");
+    let (code, first) = ws.ingest(&file, &[]);
+    assert_eq!((code, first["counts"]["rejected"].as_u64()), (3, Some(3000)), "{first}");
+
+    ws.edit_mapping("fields.employment_type", "recode = { \"Permanent\" = \"Tillsvidare\" }");
+    // A dry run of the same file shows the diff the fixed mapping gives, and that it was applied before.
+    let (code, dry) = ws.ingest(&file, &["--dry-run"]);
+    assert_eq!((code, dry["status"].as_str()), (0, Some("duplicate")), "{dry}");
+    assert_eq!(dry["duplicate_of"], first["run_id"]);
+    assert_eq!(dry["counts"]["new"], 3000, "{dry}");
+    // Without --reprocess it is still a duplicate; with it, it is applied and says so.
+    let (code, dup) = ws.ingest(&file, &[]);
+    assert_eq!((code, dup["status"].as_str(), dup["counts"]["new"].as_u64()), (0, Some("duplicate"), Some(0)));
+    assert!(dup.get("superseded_by").is_none(), "{dup}");
+    let (code, again) = ws.ingest(&file, &["--reprocess"]);
+    assert_eq!((code, again["status"].as_str()), (0, Some("applied")), "{again}");
+    assert_eq!((again["counts"]["new"].as_u64(), again["reprocess_of"].clone()), (Some(3000), first["run_id"].clone()));
+    assert_eq!(ws.employee(&rows[0][0])["employment_type"], "Tillsvidare");
+    let shown = ws.run(&["runs", "show", again["run_id"].as_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&shown.stdout).contains("reprocessed on purpose"), "{shown:?}");
+
+    // A newer file, then the older one again: a duplicate that says it is older than the register.
+    let (code, newer) = ws.ingest(&fixtures().join("reference/day1.win1252.csv"), &[]);
+    assert_eq!(code, 0, "{newer}");
+    let (code, old) = ws.ingest(&file, &[]);
+    assert_eq!((code, old["status"].as_str()), (0, Some("duplicate")), "{old}");
+    assert_eq!(old["superseded_by"], newer["run_id"], "{old}");
+    let text = ws.run(&["ingest", file.to_str().unwrap(), "--tenant", "acme"]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("older than the register"), "{text:?}");
+}
+
+both_backends! {
+    a_file_can_be_processed_again => sqlite_a_file_can_be_processed_again, postgres_a_file_can_be_processed_again;
+}

@@ -16,6 +16,7 @@ fn run_record(id: &RunId, tenant: &TenantId, sha: &str, status: RunStatus) -> Ru
         started_at: "2026-11-23T10:00:00+00:00".into(),
         finished_at: "2026-11-23T10:00:01+00:00".into(),
         report: "{}".into(),
+        reprocess_of: None,
     }
 }
 
