@@ -551,8 +551,12 @@ mod tests {
     #[test]
     fn explicit_encoding_is_used() {
         let options = ReadOptions { encoding: EncodingChoice::Windows1252, ..ReadOptions::default() };
-        let (_, rows) = read_all("a;b\nÅ;x\n".as_bytes(), &options).unwrap();
-        assert_eq!(rows[0].2, ["Ã…", "x"]);
+        let (_, rows) = read_all(b"a;b\n\xC5;x\n\x80;y\n", &options).unwrap();
+        assert_eq!(rows[0].2, ["Å", "x"]);
+        assert_eq!(rows[1].2, ["€", "y"]);
+        // UTF-8 declared as Windows-1252 once stored `Ã…` for `Å`; it is refused instead.
+        let error = read_all("a;b\nÅ;x\n".as_bytes(), &options).map(|_| ()).unwrap_err();
+        assert!(matches!(error, ReadError::WrongEncoding { declared: "windows-1252", likely: "utf-8", .. }));
     }
 
     #[test]

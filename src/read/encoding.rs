@@ -45,6 +45,7 @@ pub(super) fn open(path: &Path, choice: EncodingChoice) -> Result<Source, ReadEr
     (&mut file).take(PREFIX_BYTES as u64).read_to_end(&mut prefix)?;
     let prefix_is_all = prefix.len() < PREFIX_BYTES;
 
+    check_declared(&prefix, prefix_is_all, choice)?;
     let (kind, bom_len) = decide(&prefix, prefix_is_all, choice);
     let body = prefix.split_off(bom_len.min(prefix.len()));
     let decided_later = Arc::new(OnceLock::new());
@@ -214,6 +215,96 @@ fn decide(prefix: &[u8], prefix_is_all: bool, choice: EncodingChoice) -> (Kind, 
     }
 }
 
+/// Refuses a declared encoding that the file's first bytes plainly contradict: read on, a UTF-8
+/// file declared Windows-1252 would store `Ã…sa` for `Åsa`, and a UTF-8 file declared UTF-16
+/// would fail with no header found. Only telltale cases count, so a file with a stray bad byte
+/// is still read (that cell is rejected with `encoding`).
+fn check_declared(prefix: &[u8], prefix_is_all: bool, choice: EncodingChoice) -> Result<(), ReadError> {
+    let utf16 = utf16_by_bytes(prefix);
+    let (declared, likely, evidence) = match choice {
+        EncodingChoice::Auto => return Ok(()),
+        EncodingChoice::Windows1252 => match (utf16, prefix) {
+            (Some((name, why)), _) => ("windows-1252", name, why),
+            (None, [0xEF, 0xBB, 0xBF, ..]) => ("windows-1252", "utf-8", "a UTF-8 byte order mark"),
+            _ if !prefix.is_ascii() && looks_utf8(prefix, prefix_is_all) => (
+                "windows-1252",
+                "utf-8",
+                "its letters outside ASCII are UTF-8 multi-byte sequences (read as Windows-1252, `Å` becomes `Ã…`)",
+            ),
+            _ => return Ok(()),
+        },
+        EncodingChoice::Utf8 => match utf16 {
+            Some((name, why)) => ("utf-8", name, why),
+            None if !prefix.starts_with(&[0xEF, 0xBB, 0xBF]) && no_utf8_sequences(prefix) => {
+                ("utf-8", "windows-1252", "its bytes outside ASCII are never valid UTF-8, as single-byte text's are")
+            }
+            None => return Ok(()),
+        },
+        EncodingChoice::Utf16Le | EncodingChoice::Utf16Be => {
+            let declared = if choice == EncodingChoice::Utf16Le { "utf-16le" } else { "utf-16be" };
+            match utf16 {
+                Some((name, _)) if name == declared => return Ok(()),
+                Some((name, why)) => (declared, name, why),
+                None if prefix.starts_with(&[0xEF, 0xBB, 0xBF]) || looks_utf8(prefix, prefix_is_all) => {
+                    (declared, "utf-8", "no NUL bytes, which UTF-16 text of Latin letters has in every other byte")
+                }
+                None => (
+                    declared,
+                    "windows-1252",
+                    "no NUL bytes, which UTF-16 text of Latin letters has in every other byte",
+                ),
+            }
+        }
+    };
+    Err(ReadError::WrongEncoding { declared, likely, evidence })
+}
+
+/// UTF-16 told by its BOM, or by NUL bytes in most even (big-endian) or odd (little-endian)
+/// positions of the first few KiB: what UTF-16 text of Latin letters looks like.
+fn utf16_by_bytes(prefix: &[u8]) -> Option<(&'static str, &'static str)> {
+    if prefix.starts_with(&[0xFF, 0xFE]) {
+        return Some(("utf-16le", "a UTF-16LE byte order mark"));
+    }
+    if prefix.starts_with(&[0xFE, 0xFF]) {
+        return Some(("utf-16be", "a UTF-16BE byte order mark"));
+    }
+    let head = &prefix[..prefix.len().min(4096)];
+    let pairs = head.len() / 2;
+    if pairs < 2 {
+        return None;
+    }
+    let nul_at = |parity: usize| head.chunks_exact(2).filter(|p| p[parity] == 0).count();
+    let (even, odd) = (nul_at(0), nul_at(1));
+    if odd * 2 > pairs && even * 8 < pairs {
+        Some(("utf-16le", "NUL bytes in every other byte, as UTF-16LE text has"))
+    } else if even * 2 > pairs && odd * 8 < pairs {
+        Some(("utf-16be", "NUL bytes in every other byte, as UTF-16BE text has"))
+    } else {
+        None
+    }
+}
+
+/// Whether the prefix holds bytes outside ASCII and not one valid UTF-8 multi-byte sequence
+/// among them: single-byte text, not UTF-8 with a stray bad byte.
+fn no_utf8_sequences(prefix: &[u8]) -> bool {
+    let mut rest = prefix;
+    let mut bad = 0usize;
+    loop {
+        match std::str::from_utf8(rest) {
+            Ok(valid) => return bad > 0 && valid.is_ascii(),
+            Err(e) => {
+                if !rest[..e.valid_up_to()].is_ascii() {
+                    return false;
+                }
+                // A sequence cut by the end of the prefix is no evidence either way.
+                let Some(len) = e.error_len() else { return bad > 0 };
+                bad += 1;
+                rest = &rest[e.valid_up_to() + len..];
+            }
+        }
+    }
+}
+
 /// Valid UTF-8, allowing a multibyte character cut off by the end of the prefix (but not by the
 /// end of the file).
 fn looks_utf8(prefix: &[u8], prefix_is_all: bool) -> bool {
@@ -248,6 +339,34 @@ impl Read for CountingFile {
 mod tests {
     use super::*;
 
+    /// Issue 14, damage 5: a declared encoding the bytes plainly contradict is refused, naming both.
+    #[test]
+    fn a_declared_encoding_the_bytes_contradict_is_refused() {
+        let utf8 = "Anst.nr;Förnamn\n1;Åsa\n".as_bytes();
+        let cp1252 = b"Anst.nr;F\xF6rnamn\n1;\xC5sa\n";
+        let utf16: Vec<u8> = "Anst.nr;Förnamn\n".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let refused = |prefix: &[u8], choice| match check_declared(prefix, true, choice) {
+            Err(ReadError::WrongEncoding { declared, likely, .. }) => Some((declared, likely)),
+            _ => None,
+        };
+        assert_eq!(refused(utf8, EncodingChoice::Windows1252), Some(("windows-1252", "utf-8")));
+        assert_eq!(refused(utf8, EncodingChoice::Utf16Le), Some(("utf-16le", "utf-8")));
+        assert_eq!(refused(cp1252, EncodingChoice::Utf8), Some(("utf-8", "windows-1252")));
+        assert_eq!(refused(cp1252, EncodingChoice::Utf16Be), Some(("utf-16be", "windows-1252")));
+        assert_eq!(refused(&utf16, EncodingChoice::Utf8), Some(("utf-8", "utf-16le")));
+        assert_eq!(refused(&utf16, EncodingChoice::Utf16Be), Some(("utf-16be", "utf-16le")));
+        assert_eq!(refused(&utf16, EncodingChoice::Windows1252), Some(("windows-1252", "utf-16le")));
+        // What each file is, and plain ASCII, and UTF-8 with one stray bad byte, are read.
+        assert_eq!(refused(utf8, EncodingChoice::Utf8), None);
+        assert_eq!(refused(cp1252, EncodingChoice::Windows1252), None);
+        assert_eq!(refused(&utf16, EncodingChoice::Utf16Le), None);
+        assert_eq!(refused(b"Anst.nr;Name\n1;Asa\n", EncodingChoice::Windows1252), None);
+        let mixed = ["Förnamn;".as_bytes(), b"\xFF;", "Åsa".as_bytes()].concat();
+        assert_eq!(refused(&mixed, EncodingChoice::Utf8), None);
+        let stray: Vec<u8> = [utf8, b"\xFF\n"].concat();
+        assert_eq!(refused(&stray, EncodingChoice::Utf8), None);
+    }
+
     fn check(prefix: &[u8], all: bool, choice: EncodingChoice, expected: &str, bom: usize) {
         let (kind, n) = decide(prefix, all, choice);
         assert_eq!((kind.name(), n), (expected, bom), "{prefix:?}");
@@ -261,7 +380,7 @@ mod tests {
         check("Förnamn".as_bytes(), true, EncodingChoice::Auto, "utf-8", 0);
         check(b"F\xF6rnamn", true, EncodingChoice::Auto, "windows-1252", 0);
         check(b"\xEF\xBB\xBFa;b", true, EncodingChoice::Windows1252, "windows-1252", 0);
-        check(b"a;b", true, EncodingChoice::Utf16Le, "utf-16le", 0);
+        check(b"a\0;\0b\0", true, EncodingChoice::Utf16Le, "utf-16le", 0);
     }
 
     #[test]

@@ -177,6 +177,11 @@ pub enum ReadError {
     FieldTooLarge { line: u64, limit: usize },
     #[error("line {line}: NUL byte in a text file (binary data or wrong encoding)")]
     NulByte { line: u64 },
+    #[error(
+        "the mapping declares encoding `{declared}`, but the file looks like {likely}: {evidence}; set \
+         `[source] encoding = \"{likely}\"` (or \"auto\")"
+    )]
+    WrongEncoding { declared: &'static str, likely: &'static str, evidence: &'static str },
     #[error("line {line}: the file is not valid {encoding} text")]
     Encoding { line: u64, encoding: &'static str },
     #[error("line {line}: unbalanced quote: a quoted cell runs to the end of the file")]

@@ -231,7 +231,7 @@ fn cell_text(cell: &Data, out: &mut String) -> bool {
             if dt.is_duration() || !(0.0..LAST_EXCEL_SERIAL).contains(&serial) {
                 number_text(serial, out);
             } else {
-                let (y, mo, d, h, mi, s, _) = dt.to_ymd_hms_milli();
+                let (y, mo, d, h, mi, s) = to_nearest_second(dt);
                 let _ = if (h, mi, s) == (0, 0, 0) {
                     write!(out, "{y:04}-{mo:02}-{d:02}")
                 } else {
@@ -242,6 +242,22 @@ fn cell_text(cell: &Data, out: &mut String) -> bool {
         Data::Error(_) => return false,
     }
     true
+}
+
+/// A serial date-time's parts, its time rounded to the second. A time of day is a fraction of a
+/// day in a float, so 08:30 arrives as 08:29:59.999…, which calamine's parts truncate to 08:29:59.
+fn to_nearest_second(dt: &calamine::ExcelDateTime) -> (i32, u32, u32, u32, u32, u32) {
+    use chrono::Datelike;
+    let (y, mo, d, ..) = dt.to_ymd_hms_milli();
+    let mut secs = (dt.as_f64().fract() * 86_400.0).round() as u32;
+    let mut date = (i32::from(y), u32::from(mo), u32::from(d));
+    if secs >= 86_400 {
+        secs = 0;
+        if let Some(next) = chrono::NaiveDate::from_ymd_opt(date.0, date.1, date.2).and_then(|x| x.succ_opt()) {
+            date = (next.year(), next.month(), next.day());
+        }
+    }
+    (date.0, date.1, date.2, secs / 3600, secs / 60 % 60, secs % 60)
 }
 
 /// Whole numbers without `.0` (spreadsheets store every number as a float); others in the
@@ -576,6 +592,9 @@ mod tests {
         let dt = |v| Data::DateTime(calamine::ExcelDateTime::new(v, calamine::ExcelDateTimeType::DateTime, false));
         check(dt(45352.0), "2024-03-01", true);
         check(dt(45352.5), "2024-03-01T12:00:00", true);
+        // Issue 14, damage 3: 08:30 is 08:29:59.999… in a float, and was rendered a second early.
+        check(dt(44256.0 + 8.5 / 24.0), "2021-03-01T08:30:00", true);
+        check(dt(44256.0 + 86_399.999_5 / 86_400.0), "2021-03-02", true);
         check(dt(-3.0), "-3", true);
         check(Data::DateTimeIso("2024-03-01".to_owned()), "2024-03-01", true);
         check(Data::Error(calamine::CellErrorType::Div0), "", false);

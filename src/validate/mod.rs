@@ -333,7 +333,12 @@ fn check_field(cell: &str, field: &Field, ctx: Context) -> Result<Option<Value>,
             d.normalize().to_string()
         }
         FieldType::Date { formats, excel_serial } => {
-            iso_date(types::date(text, formats, *excel_serial && ctx.workbook).map_err(one)?)
+            let serial = *excel_serial && ctx.workbook;
+            let date = match types::date(text, formats, serial) {
+                Err(_) if serial && let Some(d) = types::workbook_datetime_date(text) => d,
+                other => other.map_err(one)?,
+            };
+            iso_date(date)
         }
         FieldType::Bool => types::boolean(text).map_err(one)?.to_string(),
         FieldType::Email => types::email(text).map_err(one)?,

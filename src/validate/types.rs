@@ -240,6 +240,19 @@ pub fn date(input: &str, formats: &[DateFormat], excel_serial: bool) -> Result<N
         .ok_or(Rule::DateFormat)
 }
 
+/// The date of a workbook's date-time cell as the reader renders it, `YYYY-MM-DDTHH:MM:SS`: a
+/// date field takes such a cell (a start date typed with its time of day) by its date.
+pub fn workbook_datetime_date(input: &str) -> Option<NaiveDate> {
+    let b = input.trim().as_bytes();
+    if b.len() != 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let hms = [&b[11..13], &b[14..16], &b[17..19]];
+    let (h, m, s) = (digits(hms[0])?, digits(hms[1])?, digits(hms[2])?);
+    NaiveTime::from_hms_opt(h, m, s)?;
+    ymd(&b[..4], &b[5..7], &b[8..10])
+}
+
 /// Excel's 1900 date system: 1 digit to 5, an optional fraction (the time of day, dropped).
 ///
 /// Excel counts the fictitious 1900-02-29 as serial 60 (Lotus 1-2-3's leap-year bug), so serials after it are one

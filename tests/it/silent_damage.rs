@@ -234,3 +234,71 @@ fn a_file_can_be_processed_again(backend: Backend) {
 both_backends! {
     a_file_can_be_processed_again => sqlite_a_file_can_be_processed_again, postgres_a_file_can_be_processed_again;
 }
+
+/// Damage 3: workbook date cells with a time of day were rejected, and their text was a
+/// second early (08:29:59 for 08:30).
+fn a_workbook_date_time_cell_is_read_by_its_date(backend: Backend) {
+    use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+    let Some(ws) = Workspace::new(backend) else { return };
+    let (header, rows) = reference_day1();
+    let start = column(&header, "Anställningsdatum");
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    let stamp = Format::new().set_num_format("yyyy-mm-dd hh:mm");
+    for (c, h) in header.iter().enumerate() {
+        sheet.write_string(0, c as u16, h).unwrap();
+    }
+    for (r, rec) in rows[..50].iter().enumerate() {
+        let r = r as u32 + 1;
+        for (c, v) in rec.iter().enumerate() {
+            if c == start {
+                let at = ExcelDateTime::from_ymd(2021, 3, 1).unwrap().and_hms(8, 30, r % 60).unwrap();
+                sheet.write_datetime_with_format(r, c as u16, &at, &stamp).unwrap();
+            } else {
+                sheet.write_string(r, c as u16, v).unwrap();
+            }
+        }
+    }
+    let path = ws.path().join("stamped.xlsx");
+    book.save(&path).unwrap();
+    let (code, r) = ws.ingest(&path, &[]);
+    assert_eq!((code, r["counts"]["new"].as_u64()), (0, Some(50)), "{r}");
+    assert_eq!(ws.employee(&rows[0][0])["start_date"], "2021-03-01");
+}
+
+both_backends! {
+    a_workbook_date_time_cell_is_read_by_its_date =>
+        sqlite_a_workbook_date_time_cell_is_read_by_its_date, postgres_a_workbook_date_time_cell_is_read_by_its_date;
+}
+
+/// Damage 5: UTF-8 declared as Windows-1252 stored `Ã…sa`; declared UTF-16 it failed with "no
+/// header row found". Both are refused, naming the declared and the likely encoding.
+fn a_wrong_declared_encoding_is_refused_with_the_likely_one(backend: Backend) {
+    let Some(ws) = Workspace::new(backend) else { return };
+    let cases = [
+        ("windows-1252", "reference/day1.utf8bom.csv", "looks like utf-8"),
+        ("windows-1252", "reference/day1.utf16.txt", "looks like utf-16le"),
+        ("utf-16le", "reference/day1.win1252.csv", "looks like windows-1252"),
+        ("utf-8", "reference/day1.win1252.csv", "looks like windows-1252"),
+    ];
+    for (declared, file, likely) in cases {
+        ws.edit_mapping("source", &format!("encoding = \"{declared}\""));
+        let (code, r) = ws.ingest(&fixtures().join(file), &[]);
+        assert_eq!((code, r["status"].as_str()), (1, Some("failed")), "{declared} {file}: {r}");
+        let error = r["error"].as_str().unwrap();
+        assert!(error.contains(&format!("declares encoding `{declared}`")) && error.contains(likely), "{error}");
+    }
+    let stored: i64 = ws.table_counts().iter().filter(|(t, _)| t == "employees").map(|(_, n)| *n).sum();
+    assert_eq!(stored, 0);
+    // The right declaration reads the same file.
+    ws.edit_mapping("source", "encoding = \"utf-8\"");
+    let (code, r) = ws.ingest(&fixtures().join("reference/day1.utf8bom.csv"), &[]);
+    assert_eq!((code, r["counts"]["new"].as_u64()), (0, Some(3000)), "{r}");
+    assert_eq!(ws.employee("000101")["first_name"], "Örjan");
+}
+
+both_backends! {
+    a_wrong_declared_encoding_is_refused_with_the_likely_one =>
+        sqlite_a_wrong_declared_encoding_is_refused_with_the_likely_one,
+        postgres_a_wrong_declared_encoding_is_refused_with_the_likely_one;
+}
