@@ -14,7 +14,7 @@ use crate::clock::Clock;
 use crate::diff::{self, Class, Counts, Dates};
 use crate::guard::{self, Verdict};
 use crate::ids::{EmployeeKey, RunId, TenantId};
-use crate::mapping::{FileMode, Keep, Mapping};
+use crate::mapping::{self, FileMode, Keep as KeepAs, Mapping};
 use crate::occurrence::{First, Occurrence, Occurrences};
 use crate::read::{self, ReadError, Record};
 use crate::receive;
@@ -221,7 +221,7 @@ async fn run<S: Store>(
             return Err(e);
         }
     };
-    let keep_stored = plan.keep_stored(&req.mapping);
+    let keep_stored = Keep::new(&plan, &req.mapping);
 
     let t = Instant::now();
     let mut apply = apply;
@@ -430,6 +430,7 @@ struct FileFacts {
     missing: Vec<String>,
     detected: read::Detected,
     column_names: Vec<String>,
+    event_column: Option<String>,
 }
 
 /// On its own thread: read, validate, minimise, encode and fingerprint, in batches.
@@ -449,7 +450,7 @@ fn read_and_validate(
         shared: &shared,
         ctx,
         cells_key: shared.keys.cells_key(&mapping.digest, ctx.workbook),
-        hashed: (0..mapping.fields.len()).filter(|&i| mapping.fields[i].keep == Keep::Hash).collect(),
+        hashed: (0..mapping.fields.len()).filter(|&i| mapping.fields[i].keep == KeepAs::Hash).collect(),
     };
     // Validation is the costly part of reading, so it runs on `workers` threads of its own while
     // this thread parses. Chunks of records travel to the validators and come back empty to be
@@ -509,6 +510,7 @@ fn read_and_validate(
         missing: plan.missing_optional.clone(),
         detected: records.detected(),
         column_names: plan.column_names.clone(),
+        event_column: plan.event.as_ref().map(|(_, n)| n.clone()),
     })
 }
 
@@ -526,9 +528,28 @@ struct Shared {
     today: chrono::NaiveDate,
     /// Where each field's cell is in this file.
     plan: Plan,
-    /// Per field: an empty value keeps the stored one (its column is absent and the mapping
-    /// says to keep what is stored).
-    keep_stored: Vec<bool>,
+    /// Which empty values keep the stored ones.
+    keep_stored: Keep,
+}
+
+/// Per field, when an empty value keeps the stored one instead of clearing it.
+struct Keep {
+    /// The file lacks the column and the mapping says absence keeps what is stored.
+    absent: Vec<bool>,
+    /// The field keeps the stored value on a blank cell (`if_blank = "keep"`, delta files'
+    /// default), except in a hire's row, which is the whole record.
+    blank: Vec<bool>,
+}
+
+impl Keep {
+    fn new(plan: &Plan, mapping: &Mapping) -> Keep {
+        Keep { absent: plan.keep_stored(mapping), blank: mapping.fields.iter().map(|f| f.blank_keeps).collect() }
+    }
+
+    fn for_row(&self, event: Option<mapping::Event>) -> Vec<bool> {
+        let whole = event == Some(mapping::Event::New);
+        self.absent.iter().zip(&self.blank).map(|(a, b)| *a || (*b && !whole)).collect()
+    }
 }
 
 /// What a validator thread needs, shared by reference.
@@ -649,6 +670,7 @@ impl Validator<'_> {
     ) -> Result<(), Stopped> {
         let sh = self.shared;
         let mapping = &*sh.mapping;
+        let pending = self.check_event(pending, lookup)?;
         match pending {
             Pending::Valid { row, fingerprint, cells } => {
                 let at = Occurrence { row: row.row, line: row.line, first: First::New };
@@ -708,6 +730,32 @@ impl Validator<'_> {
             }
         }
         Ok(())
+    }
+}
+
+impl Validator<'_> {
+    /// A delta file's event against the register: a change or end of a key it does not hold is
+    /// rejected (`unknown_key`), not made a hire, and so is a hire of someone employed now
+    /// (`event_conflict`); a hire of an ended person is their rehire.
+    fn check_event(&self, pending: Pending, lookup: &mut Lookup<'_>) -> Result<Pending, Stopped> {
+        let Pending::Valid { row, .. } = &pending else { return Ok(pending) };
+        let Some(event) = row.event else { return Ok(pending) };
+        let rule = match (event, lookup.status(&row.key)?) {
+            (mapping::Event::Change | mapping::Event::End, None) => Rule::UnknownKey,
+            (mapping::Event::New, Some(false)) => Rule::EventConflict,
+            _ => return Ok(pending),
+        };
+        let Pending::Valid { row, .. } = pending else { return Ok(pending) };
+        let field = if rule == Rule::UnknownKey { self.shared.mapping.key } else { validate::EVENT_COLUMN };
+        let mut values = row.values;
+        self.hash_kept(&mut values);
+        Ok(Pending::Rejected(Rejected {
+            row: row.row,
+            line: row.line,
+            key: Some(row.key),
+            errors: vec![CellError { field, rule }],
+            values,
+        }))
     }
 }
 
@@ -816,7 +864,18 @@ impl<S: Store> Sink<'_, S> {
             let (layout_id, values) = seal::decode(&dk.open(&aad, &person.sealed)?)?;
             let layout = self.layouts.get(&layout_id).ok_or(SealError::Malformed)?;
             let old = seal::named(layout, values)?;
-            if merge_stored(&mut v.row.values, &old, &self.names, &self.shared.keep_stored) {
+            let keep = self.shared.keep_stored.for_row(v.row.event);
+            let mut merged = merge_stored(&mut v.row.values, &old, &self.names, &keep);
+            // An end without a date is dated today only if none is stored: a status that
+            // still says "ended" tomorrow must not move the end date (and the deletion) daily.
+            if v.row.end_from_today
+                && let Some(end) = mapping.end_date
+                && let Some((_, Some(stored))) = old.iter().find(|(n, _)| n == self.names[end])
+            {
+                v.row.values[end] = Some(stored.clone());
+                merged = true;
+            }
+            if merged {
                 seal::encode(&self.shared.person_layout, &v.row.values, Some(mapping.key), &mut v.payload);
                 v.fingerprint = keys.fingerprint(&v.payload);
             }
@@ -857,9 +916,13 @@ impl<S: Store> Sink<'_, S> {
             self.list_rejection(rej.row, rej.line, *e);
         }
         let names = &self.names;
-        let errors =
-            serde_json::to_string(&rej.errors.iter().map(|e| (names[e.field], e.rule.as_str())).collect::<Vec<_>>())
-                .unwrap_or_default();
+        let errors = serde_json::to_string(
+            &rej.errors
+                .iter()
+                .map(|e| (names.get(e.field).copied().unwrap_or("event"), e.rule.as_str()))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap_or_default();
         let (key_id, dk) = match &self.quarantine_key {
             Some(k) => k,
             None => {
@@ -1169,8 +1232,11 @@ async fn stream<S: Store>(
         .map(|(row, line, e)| Rejection {
             row: *row,
             line: *line,
-            column: facts.column_names[e.field].clone(),
-            field: req.mapping.fields[e.field].name.clone(),
+            column: match facts.column_names.get(e.field) {
+                Some(c) => c.clone(),
+                None => facts.event_column.clone().unwrap_or_default(),
+            },
+            field: req.mapping.fields.get(e.field).map_or_else(|| "event".to_owned(), |f| f.name.clone()),
             rule: e.rule.as_str().to_owned(),
         })
         .collect();

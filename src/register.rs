@@ -503,6 +503,12 @@ impl Lookup<'_> {
         Ok(found.map(|(s, i)| self.loaded.segments[s].claim(i, Occurrence { first: First::Rejected, ..at })))
     }
 
+    /// Whether the register holds `key`, and if so whether they are ended; marks nothing.
+    pub fn status(&mut self, key: &EmployeeKey) -> Result<Option<bool>, Stopped> {
+        self.cover(key.as_str())?;
+        Ok(self.loaded.entry(key.as_str()).map(|(s, i)| s.entries[i as usize].ended))
+    }
+
     /// A person's stored cells print (`NO_CELLS_PRINT` if none).
     pub fn cells(&mut self, key: &EmployeeKey) -> Result<Option<CellsPrint>, Stopped> {
         self.cover(key.as_str())?;

@@ -7,8 +7,8 @@ use regex::Regex;
 use rust_decimal::Decimal;
 use toml::Spanned;
 
-use super::raw::{RawField, RawMapping, RawSource};
-use super::{Case, DataClass, Field, FieldType, FileMode, IfColumnMissing, Keep, Mapping, Policy};
+use super::raw::{RawField, RawFile, RawMapping, RawSource};
+use super::{Case, DataClass, Event, Events, Field, FieldType, FileMode, IfColumnMissing, Keep, Mapping, Policy};
 use crate::ids::TenantId;
 use crate::read::{EncodingChoice, FormatChoice, ReadOptions, normalise_header};
 use crate::validate::sensitive;
@@ -78,14 +78,6 @@ pub fn compile(text: &str) -> Result<Mapping, Vec<ErrorAt>> {
     let names: Vec<&str> = parsed.iter().map(|(n, _, _)| n.as_str()).collect();
     let words: Vec<String> = raw.sensitive.column_words.iter().map(|w| w.to_lowercase()).collect();
     let mut fields = Vec::new();
-    for (name, line, f) in &parsed {
-        let mut ferr = |m: String| err(*line, format!("field `{name}`: {m}"));
-        if let Some(field) = field(name, f, &names, &words, &mut ferr) {
-            fields.push(field);
-        }
-    }
-    check_duplicate_columns(&parsed, &mut err);
-
     let file = raw.file.get_ref();
     let file_line = lines.at(&raw.file);
     let mode = match file.mode.as_deref() {
@@ -96,6 +88,14 @@ pub fn compile(text: &str) -> Result<Mapping, Vec<ErrorAt>> {
             FileMode::Full
         }
     };
+    for (name, line, f) in &parsed {
+        let mut ferr = |m: String| err(*line, format!("field `{name}`: {m}"));
+        if let Some(field) = field(name, f, &names, &words, mode, &mut ferr) {
+            fields.push(field);
+        }
+    }
+    check_duplicate_columns(&parsed, &mut err);
+    let events = events(file, mode, &parsed, &mut |m| err(file_line, m));
     let find = |n: &str| names.iter().position(|x| *x == n);
     let key = find(&file.key);
     match key.map(|k| &parsed[k].2) {
@@ -119,6 +119,11 @@ pub fn compile(text: &str) -> Result<Mapping, Vec<ErrorAt>> {
     };
     let start_date = date_ref("start_date_field", &file.start_date_field);
     let end_date = date_ref("end_date_field", &file.end_date_field);
+    let ends_by_value = parsed.iter().any(|(_, _, f)| !f.ends_employment.is_empty());
+    let ends_by_event = events.as_ref().is_some_and(|e| e.values.iter().any(|(_, ev)| *ev == Event::End));
+    if (ends_by_value || ends_by_event) && end_date.is_none() {
+        err(file_line, "an employment end (`ends_employment` or an `end` event) needs `[file] end_date_field`".into());
+    }
     let policy = policy(&raw, &mut err);
 
     if !errors.is_empty() || fields.len() != parsed.len() {
@@ -136,7 +141,53 @@ pub fn compile(text: &str) -> Result<Mapping, Vec<ErrorAt>> {
         policy,
         sensitive_words: words,
         digest: *blake3::hash(text.as_bytes()).as_bytes(),
+        events,
     })
+}
+
+/// The event column of a delta file, checked: delta mode only, a column of its own, every
+/// spelling naming one event.
+fn events(
+    file: &RawFile,
+    mode: FileMode,
+    parsed: &[(String, Option<usize>, RawField)],
+    err: &mut impl FnMut(String),
+) -> Option<Events> {
+    let (column, raw) = match (&file.event_column, &file.events) {
+        (None, None) => return None,
+        (Some(c), Some(e)) => (c, e),
+        _ => {
+            err("[file] `event_column` and `[file.events]` go together".into());
+            return None;
+        }
+    };
+    if mode != FileMode::Delta {
+        err("[file] an event column is for `mode = \"delta\"` files".into());
+    }
+    let normalised = normalise_header(column);
+    if normalised.is_empty() {
+        err("[file] `event_column` must not be empty".into());
+    }
+    let taken = parsed
+        .iter()
+        .find(|(_, _, f)| std::iter::once(&f.column).chain(&f.aliases).any(|c| normalise_header(c) == normalised));
+    if let Some((name, _, _)) = taken {
+        err(format!("[file] event column `{column}` is already mapped by field `{name}`"));
+    }
+    let mut values: Vec<(String, Event)> = Vec::new();
+    for (list, event) in [(&raw.new, Event::New), (&raw.change, Event::Change), (&raw.end, Event::End)] {
+        for v in list {
+            let v = v.trim().to_lowercase();
+            if v.is_empty() || values.iter().any(|(w, _)| *w == v) {
+                err(format!("[file.events] `{v}` is empty or listed twice"));
+            }
+            values.push((v, event));
+        }
+    }
+    if values.is_empty() {
+        err("[file.events] lists no spellings: give `new`, `change` and `end`".into());
+    }
+    Some(Events { column: column.clone(), normalised, values })
 }
 
 fn read_options(src: &RawSource, lines: &Lines, err: &mut impl FnMut(Option<usize>, String)) -> ReadOptions {
@@ -203,6 +254,7 @@ fn field(
     f: &RawField,
     names: &[&str],
     extra_words: &[String],
+    mode: FileMode,
     err: &mut impl FnMut(String),
 ) -> Option<Field> {
     let before = std::cell::Cell::new(0usize);
@@ -309,6 +361,19 @@ fn field(
         }
         recode.push((key, to.trim().to_owned()));
     }
+    let blank_keeps = match f.if_blank.as_deref() {
+        None => mode == FileMode::Delta,
+        Some("keep") => true,
+        Some("clear") => false,
+        Some(other) => {
+            fail(format!("if_blank `{other}`: expected `clear` or `keep`"));
+            false
+        }
+    };
+    let ends_employment: Vec<String> = f.ends_employment.iter().map(|v| v.trim().to_lowercase()).collect();
+    if ends_employment.iter().any(String::is_empty) {
+        fail("`ends_employment` values must not be empty".into());
+    }
     if before.get() > 0 {
         return None;
     }
@@ -334,6 +399,8 @@ fn field(
         scale,
         zero_pad_width: f.zero_pad_width,
         recode,
+        blank_keeps,
+        ends_employment,
     })
 }
 

@@ -35,6 +35,38 @@ pub struct Mapping {
     pub sensitive_words: Vec<String>,
     /// BLAKE3 of the mapping file: rows read under another mapping are validated afresh.
     pub digest: [u8; 32],
+    /// Delta files with an event column: what each row is.
+    pub events: Option<Events>,
+}
+
+/// What a delta file's row says happened to the person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// A hire (or a rehire of an ended person): the row is the whole record.
+    New,
+    /// A change: empty cells leave the stored values as they are (`if_blank = "keep"`).
+    Change,
+    /// An employment end: the key and the end date are enough (the day of the run if none).
+    End,
+}
+
+/// A delta file's event column and its spellings.
+#[derive(Debug, Clone)]
+pub struct Events {
+    /// The column name as the mapping writes it.
+    pub column: String,
+    /// The column name normalised with `read::normalise_header`.
+    pub normalised: String,
+    /// Spellings, lower-cased and trimmed, and their event.
+    pub values: Vec<(String, Event)>,
+}
+
+impl Events {
+    /// The event a cell names, if any.
+    pub fn of(&self, cell: &str) -> Option<Event> {
+        let cell = cell.trim().to_lowercase();
+        self.values.iter().find(|(v, _)| *v == cell).map(|(_, e)| *e)
+    }
 }
 
 impl Mapping {
@@ -114,6 +146,10 @@ pub struct Field {
     pub zero_pad_width: Option<usize>,
     /// Source spellings, lower-cased, and the text each stands for (before the type reads it).
     pub recode: Vec<(String, String)>,
+    /// Whether an empty cell keeps the stored value (delta files' default) instead of clearing it.
+    pub blank_keeps: bool,
+    /// Values (lower-cased) of this field that end the person's employment.
+    pub ends_employment: Vec<String>,
 }
 
 /// What a file that lacks a mapped optional field's column means for the stored values.

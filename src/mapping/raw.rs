@@ -39,6 +39,21 @@ pub struct RawFile {
     pub key: String,
     pub start_date_field: Option<String>,
     pub end_date_field: Option<String>,
+    /// Delta files: the column that says what each row is (new, change, end).
+    pub event_column: Option<String>,
+    pub events: Option<RawEvents>,
+}
+
+/// The event column's spellings of each event, matched ignoring case and surrounding spaces.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEvents {
+    #[serde(default)]
+    pub new: Vec<String>,
+    #[serde(default)]
+    pub change: Vec<String>,
+    #[serde(default)]
+    pub end: Vec<String>,
 }
 
 /// One `[fields.<name>]` table.
@@ -84,6 +99,12 @@ pub struct RawField {
     pub scale: Option<toml::Value>,
     /// String fields: a value of digits only shorter than this gets leading zeros.
     pub zero_pad_width: Option<usize>,
+    /// `clear` or `keep`: what an empty cell means for the stored value (default: `clear` in
+    /// full files, `keep` in delta files).
+    pub if_blank: Option<String>,
+    /// Values of this field (ignoring case) that end the person's employment.
+    #[serde(default)]
+    pub ends_employment: Vec<String>,
     /// Source spellings (matched ignoring case and surrounding spaces) and what each means.
     #[serde(default)]
     pub recode: BTreeMap<String, String>,

@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 pub use rule::Rule;
 
 use crate::ids::EmployeeKey;
-use crate::mapping::{Case, DataClass, Field, FieldType, IfColumnMissing, Mapping};
+use crate::mapping::{Case, DataClass, Event, Field, FieldType, IfColumnMissing, Mapping};
 use crate::read::{Header, NotText, Record, normalise_header};
 use crate::value::Value;
 
@@ -22,7 +22,15 @@ pub struct Row {
     pub key: EmployeeKey,
     /// One entry per mapping field, in mapping order; `None` = empty.
     pub values: Vec<Option<Value>>,
+    /// What a delta file's event column says of the row.
+    pub event: Option<Event>,
+    /// The row ends the employment without naming the date, so its end date is today's; a
+    /// person whose end is stored keeps that date instead (see `ingest`).
+    pub end_from_today: bool,
 }
+
+/// `CellError::field` of a broken rule of the event column, which is no field of the mapping.
+pub const EVENT_COLUMN: usize = usize::MAX;
 
 /// A row that broke at least one rule. Keeps its mapped values (for quarantine) and every error.
 #[derive(Debug, Clone)]
@@ -49,6 +57,8 @@ pub enum PlanError {
     MissingKeyColumn { column: String, field: String },
     #[error("missing required column `{column}` (field `{field}`)")]
     MissingRequiredColumn { column: String, field: String },
+    #[error("missing event column `{column}` ([file] event_column): a delta file's rows cannot be told apart")]
+    MissingEventColumn { column: String },
 }
 
 /// Where each field's cell sits in this file, and what the file holds that the mapping does not.
@@ -64,6 +74,8 @@ pub struct Plan {
     pub missing_optional: Vec<String>,
     /// Per dropped column: its name reveals a sensitive category.
     sensitive_name: Vec<bool>,
+    /// The file column of a delta file's events, and its name as the file writes it.
+    pub event: Option<(usize, String)>,
 }
 
 impl Plan {
@@ -96,15 +108,23 @@ impl Plan {
             }
             columns.push(at);
         }
+        let event = match &mapping.events {
+            None => None,
+            Some(e) => match normalised.iter().position(|n| *n == e.normalised) {
+                Some(i) => Some((i, header.columns[i].clone())),
+                None => return Err(PlanError::MissingEventColumn { column: e.column.clone() }),
+            },
+        };
+        let event_at = event.as_ref().map(|(i, _)| *i);
         let dropped: Vec<(usize, String)> = (0..header.columns.len())
-            .filter(|i| !columns.contains(&Some(*i)))
+            .filter(|i| !columns.contains(&Some(*i)) && event_at != Some(*i))
             .map(|i| (i, header.columns[i].clone()))
             .collect();
         let sensitive_name = dropped
             .iter()
             .map(|(_, n)| sensitive::column_category(&normalise_header(n), &mapping.sensitive_words).is_some())
             .collect();
-        Ok(Plan { columns, column_names, dropped, missing_optional, sensitive_name })
+        Ok(Plan { columns, column_names, dropped, missing_optional, sensitive_name, event })
     }
 
     /// Per field: whether an empty value keeps the stored one, because the file lacks the
@@ -163,10 +183,26 @@ pub struct Context {
     pub workbook: bool,
 }
 
+/// The event a delta file's row names; `Err` if its cell names none (or is not text).
+fn event_of(record: &Record, plan: &Plan, mapping: &Mapping) -> Result<Option<Event>, Rule> {
+    let (Some(events), Some((col, _))) = (&mapping.events, &plan.event) else { return Ok(None) };
+    let cell = record.text(*col).map_err(|NotText| Rule::Encoding)?;
+    events.of(cell).map(Some).ok_or(Rule::UnknownEvent)
+}
+
 /// Validates and minimises one record.
 pub fn validate(record: &Record, plan: &Plan, mapping: &Mapping, ctx: Context) -> Result<Row, Rejected> {
     let mut values: Vec<Option<Value>> = Vec::with_capacity(mapping.fields.len());
     let mut errors = Vec::new();
+    let event = event_of(record, plan, mapping).unwrap_or_else(|rule| {
+        errors.push(CellError { field: EVENT_COLUMN, rule });
+        None
+    });
+    // A change or an end names only what it changes: an empty cell of a field that keeps the
+    // stored value on a blank is no missing value, the key's aside.
+    // A row whose event is unknown says only that: its empty cells are no further errors.
+    let partial = matches!(event, Some(Event::Change | Event::End)) || !errors.is_empty();
+    let mut ends = event == Some(Event::End);
     for (i, field) in mapping.fields.iter().enumerate() {
         let cell = match plan.columns[i].map(|c| record.text(c)) {
             Some(Err(NotText)) => {
@@ -177,13 +213,31 @@ pub fn validate(record: &Record, plan: &Plan, mapping: &Mapping, ctx: Context) -
             Some(Ok(cell)) => cell,
             None => "",
         };
+        if partial && i != mapping.key && field.blank_keeps && cell.trim().is_empty() {
+            values.push(None);
+            continue;
+        }
         match check_field(cell, field, ctx) {
-            Ok(v) => values.push(v),
+            Ok(v) => {
+                ends |= !field.ends_employment.is_empty()
+                    && v.as_ref()
+                        .is_some_and(|v| field.ends_employment.iter().any(|e| *e == v.expose().to_lowercase()));
+                values.push(v);
+            }
             Err(rules) => {
                 errors.extend(rules.into_iter().map(|rule| CellError { field: i, rule }));
                 values.push(None);
             }
         }
+    }
+    let mut end_from_today = false;
+    if ends
+        && let Some(end) = mapping.end_date
+        && values[end].is_none()
+        && !errors.iter().any(|e| e.field == end)
+    {
+        values[end] = Some(Value::new(iso_date(ctx.today)));
+        end_from_today = true;
     }
     for (i, field) in mapping.fields.iter().enumerate() {
         if let (Some(before), Some(Some(this))) = (field.not_before, values.get(i))
@@ -196,7 +250,9 @@ pub fn validate(record: &Record, plan: &Plan, mapping: &Mapping, ctx: Context) -
     let key_ok = !errors.iter().any(|e| e.field == mapping.key);
     let key = values[mapping.key].as_ref().filter(|_| key_ok).map(|v| EmployeeKey::new(v.expose()));
     match key {
-        Some(key) if errors.is_empty() => Ok(Row { row: record.row, line: record.line, key, values }),
+        Some(key) if errors.is_empty() => {
+            Ok(Row { row: record.row, line: record.line, key, values, event, end_from_today })
+        }
         key => {
             // Quarantine keeps the mapped cells as written (trimmed), so a steward can fix them;
             // unmapped columns are not there to keep.

@@ -48,6 +48,12 @@ pub enum Rule {
     DuplicateKey,
     /// A personnummer-like value in a column the mapping does not declare for it.
     SensitiveWithoutPurpose,
+    /// A delta file's change or end for a key the register does not hold.
+    UnknownKey,
+    /// A delta file's event that contradicts the register: a hire of a person employed now.
+    EventConflict,
+    /// A delta file's event cell that names none of the mapping's events.
+    UnknownEvent,
 }
 
 impl Rule {
@@ -75,6 +81,9 @@ impl Rule {
             Rule::Encoding => "encoding",
             Rule::DuplicateKey => "duplicate_key",
             Rule::SensitiveWithoutPurpose => "sensitive_without_purpose",
+            Rule::UnknownKey => "unknown_key",
+            Rule::EventConflict => "event_conflict",
+            Rule::UnknownEvent => "unknown_event",
         }
     }
 }
