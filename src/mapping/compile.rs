@@ -246,6 +246,13 @@ fn read_options(src: &RawSource, lines: &Lines, err: &mut impl FnMut(Option<usiz
     if let Some(m) = src.max_field_bytes {
         o.max_field_bytes = m;
     }
+    if let Some(f) = &src.footer_pattern {
+        match Regex::new(f.get_ref()) {
+            Ok(r) => o.footer = Some(r),
+            Err(_) => err(lines.at(f), "[source] footer_pattern is not a valid regular expression".into()),
+        }
+    }
+    o.end_at_blank_row = src.end_at_blank_row.unwrap_or(false);
     o
 }
 

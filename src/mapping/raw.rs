@@ -30,6 +30,11 @@ pub struct RawSource {
     pub sheet: Option<Spanned<String>>,
     pub header_row: Option<Spanned<toml::Value>>,
     pub max_field_bytes: Option<usize>,
+    /// A regular expression: a row whose first non-blank cell matches it, and every row after,
+    /// are a footer.
+    pub footer_pattern: Option<Spanned<String>>,
+    /// The first blank row after the data ends it.
+    pub end_at_blank_row: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -31,6 +31,12 @@ pub struct CsvRecords {
     row: u64,
     /// The first data row, read ahead by `open` to tell a header-only file; its line.
     pending: Option<u64>,
+    footer: Option<regex::Regex>,
+    end_at_blank_row: bool,
+    /// A footer or (with `end_at_blank_row`) a blank row ended the data.
+    ended: bool,
+    /// A data row has been read (a blank row ends the data only after one).
+    seen_data: bool,
     bytes_read: Arc<AtomicU64>,
     file_bytes: u64,
 }
@@ -56,10 +62,21 @@ impl CsvRecords {
             columns: 0,
             row: 0,
             pending: None,
+            footer: None,
+            end_at_blank_row: false,
+            ended: false,
+            seen_data: false,
             bytes_read: source.bytes_read,
             file_bytes,
         };
-        let (columns, line) = records.read_header(options)?;
+        let encoding_name = records.encoding;
+        let how = move || {
+            let d = if delimiter == b'\t' { "tab".to_owned() } else { format!("`{}`", char::from(delimiter)) };
+            format!("the text as {encoding_name} with delimiter {d}")
+        };
+        let (columns, line) = records.read_header(options).map_err(|e| e.reading(how))?;
+        records.footer = options.footer.clone();
+        records.end_at_blank_row = options.end_at_blank_row;
         records.columns = columns.len();
         records.pending = match records.next_non_blank()? {
             Some(line) => Some(line),
@@ -132,12 +149,26 @@ impl CsvRecords {
         }
     }
 
-    /// The next record with a non-blank cell, left in `self.raw`; its line.
+    /// The next data record with a non-blank cell, left in `self.raw`; its line. `None` at the
+    /// end of the file, or of the data where a footer or (if so asked) a blank row ends it.
     fn next_non_blank(&mut self) -> Result<Option<u64>, ReadError> {
-        while let Some(line) = self.next_raw()? {
-            if !self.raw.iter().flatten().all(is_blank) {
-                return Ok(Some(line));
+        while !self.ended
+            && let Some(line) = self.next_raw()?
+        {
+            let raw = self.raw.iter().flatten();
+            if raw.clone().all(is_blank) {
+                self.ended = self.end_at_blank_row && self.seen_data;
+                continue;
             }
+            let first = raw.clone().find(|c| !is_blank(c)).and_then(encoding::cell_text).map(str::trim);
+            if let (Some(footer), Some(first)) = (&self.footer, first)
+                && footer.is_match(first)
+            {
+                self.ended = true;
+                continue;
+            }
+            self.seen_data = true;
+            return Ok(Some(line));
         }
         Ok(None)
     }
@@ -499,7 +530,10 @@ mod tests {
         assert_eq!(rows.iter().map(|r| (r.0, r.1)).collect::<Vec<_>>(), [(1, 4), (2, 6)]);
         let options = ReadOptions { header_row: Some(3), ..ReadOptions::default() };
         assert_eq!(read_all(data, &options).unwrap().0.line, 3);
-        assert!(matches!(read_all(data, &hints(&["personnummer"])), Err(ReadError::NoHeader)));
+        let error = read_all(data, &hints(&["personnummer"])).map(|_| ()).unwrap_err();
+        assert!(matches!(error, ReadError::NoHeader { .. }), "{error:?}");
+        let message = error.to_string();
+        assert!(message.contains("`personnummer`") && message.contains("delimiter"), "{message}");
     }
 
     #[test]

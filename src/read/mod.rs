@@ -54,6 +54,11 @@ pub struct ReadOptions {
     pub max_uncompressed_bytes: u64,
     /// Workbook refused when uncompressed/compressed exceeds this for any entry.
     pub max_compression_ratio: u64,
+    /// A data row whose first non-blank cell matches this ends the data: it and every row
+    /// after it are a footer (totals, "printed by"), not people.
+    pub footer: Option<regex::Regex>,
+    /// The first blank row after a data row ends the data.
+    pub end_at_blank_row: bool,
 }
 
 impl Default for ReadOptions {
@@ -68,6 +73,8 @@ impl Default for ReadOptions {
             max_field_bytes: 64 * 1024,
             max_uncompressed_bytes: 512 * 1024 * 1024,
             max_compression_ratio: 200,
+            footer: None,
+            end_at_blank_row: false,
         }
     }
 }
@@ -165,8 +172,11 @@ pub enum ReadError {
     Io(#[from] std::io::Error),
     #[error("the file is empty")]
     Empty,
-    #[error("no header row found in the first 20 rows (looked for the key column)")]
-    NoHeader,
+    #[error(
+        "no header row found {within}: looked for the key column, a cell naming {looked_for}, reading {read_as}; the first \
+         non-blank rows had {widths} non-empty cells"
+    )]
+    NoHeader { within: String, looked_for: String, read_as: String, widths: String },
     #[error("header row only: the file has no data rows")]
     HeaderOnly,
     #[error("the header names column `{column}` twice (columns {first} and {second})")]
@@ -198,6 +208,21 @@ pub enum ReadError {
     NoSuchSheet(String),
     #[error("line {line}: malformed CSV ({reason})")]
     Csv { line: u64, reason: String },
+    /// A workbook's error once its sheet is chosen: which sheet it was read from.
+    #[error("sheet `{sheet}`: {source}")]
+    InSheet { sheet: String, source: Box<ReadError> },
+}
+
+impl ReadError {
+    /// Says how the file was read in a header search that failed (the search alone cannot).
+    fn reading(self, how: impl FnOnce() -> String) -> ReadError {
+        match self {
+            ReadError::NoHeader { within, looked_for, widths, .. } => {
+                ReadError::NoHeader { within, looked_for, read_as: how(), widths }
+            }
+            other => other,
+        }
+    }
 }
 
 /// An open file: its header, then its records one at a time.
@@ -208,7 +233,7 @@ pub struct Records {
 
 enum Inner {
     Csv(Box<csv::CsvRecords>),
-    Workbook(workbook::SheetRecords),
+    Workbook(Box<workbook::SheetRecords>),
 }
 
 impl Records {
@@ -253,7 +278,7 @@ pub fn open(path: &Path, options: &ReadOptions) -> Result<Records, ReadError> {
         }
         workbook_format => {
             let (records, header) = workbook::SheetRecords::open(path, workbook_format, options)?;
-            Ok(Records { header, inner: Inner::Workbook(records) })
+            Ok(Records { header, inner: Inner::Workbook(Box::new(records)) })
         }
     }
 }

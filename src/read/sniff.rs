@@ -181,7 +181,12 @@ pub(super) struct HeaderSearch<'a> {
     header_row: Option<u32>,
     hints: &'a [String],
     non_empty_seen: u32,
+    /// Non-empty cells of the first few non-blank rows, for the error if none is the header.
+    widths: Vec<usize>,
 }
+
+/// How many rows' widths a failed header search reports.
+const WIDTHS_REPORTED: usize = 5;
 
 /// What to do with a row offered to [`HeaderSearch::offer`].
 #[derive(Debug, PartialEq, Eq)]
@@ -192,7 +197,7 @@ pub(super) enum Verdict {
 
 impl<'a> HeaderSearch<'a> {
     pub(super) fn new(header_row: Option<u32>, hints: &'a [String]) -> Self {
-        HeaderSearch { header_row, hints, non_empty_seen: 0 }
+        HeaderSearch { header_row, hints, non_empty_seen: 0, widths: Vec::new() }
     }
 
     /// Offers the row at 1-based physical `line` whose cells are `cells` (already decoded;
@@ -205,19 +210,22 @@ impl<'a> HeaderSearch<'a> {
         let blank = cells.clone().all(|c| c.is_some_and(|c| c.trim().is_empty()));
         if !blank {
             self.non_empty_seen += 1;
+            if self.widths.len() < WIDTHS_REPORTED {
+                self.widths.push(cells.clone().filter(|c| c.is_none_or(|c| !c.trim().is_empty())).count());
+            }
         }
         if let Some(wanted) = self.header_row {
             return match line.cmp(&u64::from(wanted)) {
                 std::cmp::Ordering::Less => Ok(Verdict::Skip),
                 std::cmp::Ordering::Equal => Ok(Verdict::Header),
-                std::cmp::Ordering::Greater => Err(ReadError::NoHeader),
+                std::cmp::Ordering::Greater => Err(self.no_header()),
             };
         }
         if blank {
             return Ok(Verdict::Skip);
         }
         if self.non_empty_seen > HEADER_SEARCH_ROWS {
-            return Err(ReadError::NoHeader);
+            return Err(self.no_header());
         }
         let hinted = self.hints.is_empty()
             || cells.flatten().any(|c| {
@@ -229,7 +237,27 @@ impl<'a> HeaderSearch<'a> {
 
     /// The error for a file that ended before a header was found.
     pub(super) fn at_end(&self) -> ReadError {
-        if self.non_empty_seen == 0 { ReadError::Empty } else { ReadError::NoHeader }
+        if self.non_empty_seen == 0 { ReadError::Empty } else { self.no_header() }
+    }
+
+    /// Names what was looked for and what the first rows looked like: names and counts, no cell.
+    fn no_header(&self) -> ReadError {
+        let within = match self.header_row {
+            Some(n) => format!("at row {n} (`header_row`)"),
+            None => format!("in the first {HEADER_SEARCH_ROWS} non-blank rows"),
+        };
+        let names: Vec<String> = self.hints.iter().map(|h| format!("`{h}`")).collect();
+        let looked_for = match names.as_slice() {
+            [] => "any column".to_owned(),
+            [one] => one.clone(),
+            [init @ .., last] => format!("{} or {last}", init.join(", ")),
+        };
+        let widths = if self.widths.is_empty() {
+            "no".to_owned()
+        } else {
+            self.widths.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")
+        };
+        ReadError::NoHeader { within, looked_for, read_as: String::new(), widths }
     }
 }
 

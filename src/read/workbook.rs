@@ -95,13 +95,22 @@ pub struct SheetRecords {
     /// The sheet column of the header's first named cell: columns count from there, as in a
     /// loaded range (left of it there is no column to map).
     first_col: u32,
+    footer: Option<regex::Regex>,
+    end_at_blank_row: bool,
+    /// A footer or (with `end_at_blank_row`) a blank row ended the data.
+    ended: bool,
+    seen_data: bool,
+    /// The line of the last sheet row read.
+    last_line: Option<u64>,
+    /// The sheet read, named in its errors.
+    sheet: String,
 }
 
 impl SheetRecords {
     /// Opens the workbook, picks the sheet and reads up to the header row.
     pub fn open(path: &Path, format: FormatChoice, options: &ReadOptions) -> Result<(SheetRecords, Header), ReadError> {
         let name = format_name(format);
-        let rows = match catch_unwind(AssertUnwindSafe(|| rows(path, format, options))) {
+        let (rows, sheet) = match catch_unwind(AssertUnwindSafe(|| rows(path, format, options))) {
             Ok(result) => result?,
             Err(_) => return Err(workbook_error(format, "the reader crashed on this file")),
         };
@@ -114,12 +123,19 @@ impl SheetRecords {
             scratch: String::new(),
             at: Vec::new(),
             first_col: 0,
+            footer: options.footer.clone(),
+            end_at_blank_row: options.end_at_blank_row,
+            ended: false,
+            seen_data: false,
+            last_line: None,
+            sheet,
         };
-        let (columns, line) = records.read_header(options)?;
+        let header = records.read_header(options).map_err(|e| e.reading(|| format!("sheet `{}`", records.sheet)));
+        let (columns, line) = header.map_err(|e| in_sheet(&records.sheet, e))?;
         records.columns = columns.len();
-        records.peeked = records.next_non_blank()?;
+        records.peeked = records.next_non_blank().map_err(|e| in_sheet(&records.sheet, e))?;
         if records.peeked.is_none() {
-            return Err(ReadError::HeaderOnly);
+            return Err(in_sheet(&records.sheet, ReadError::HeaderOnly));
         }
         let detected = Detected { format: name, encoding: "", delimiter: 0 };
         Ok((records, Header { columns, line, detected }))
@@ -129,16 +145,39 @@ impl SheetRecords {
         if let Some(row) = self.peeked.take() {
             return Ok(Some(row));
         }
-        while let Some(row) = self.rows.next()? {
-            if !row.cells.iter().all(|(_, d)| is_empty(d)) {
-                return Ok(Some(row));
+        while !self.ended
+            && let Some(row) = self.rows.next()?
+        {
+            // A streamed sheet leaves blank rows out altogether: a gap in the lines is one.
+            let gap = self.last_line.is_some_and(|last| row.line > last + 1);
+            self.last_line = Some(row.line);
+            if gap && self.end_at_blank_row && self.seen_data {
+                self.ended = true;
+                continue;
             }
+            let Some((_, first)) = row.cells.iter().filter(|(_, d)| !is_empty(d)).min_by_key(|(c, _)| *c) else {
+                self.ended = self.end_at_blank_row && self.seen_data;
+                continue;
+            };
+            if let Some(footer) = &self.footer
+                && cell_text(first, &mut self.scratch)
+                && footer.is_match(self.scratch.trim())
+            {
+                self.ended = true;
+                continue;
+            }
+            self.seen_data = true;
+            return Ok(Some(row));
         }
         Ok(None)
     }
 
-    /// Reads the next data record into `record`; `Ok(false)` after the last non-blank row.
+    /// Reads the next data record into `record`; `Ok(false)` after the last data row.
     pub fn next_into(&mut self, record: &mut Record) -> Result<bool, ReadError> {
+        self.next_record(record).map_err(|e| in_sheet(&self.sheet, e))
+    }
+
+    fn next_record(&mut self, record: &mut Record) -> Result<bool, ReadError> {
         let Some(sheet_row) = self.next_non_blank()? else { return Ok(false) };
         self.row += 1;
         record.row = self.row;
@@ -279,10 +318,11 @@ fn workbook_error(format: FormatChoice, reason: &str) -> ReadError {
 }
 
 /// Checks the container, opens the workbook and starts on the chosen sheet.
-fn rows(path: &Path, format: FormatChoice, options: &ReadOptions) -> Result<Rows, ReadError> {
-    let loaded = |range: Range<Data>| {
+/// The chosen sheet's rows and its name.
+fn rows(path: &Path, format: FormatChoice, options: &ReadOptions) -> Result<(Rows, String), ReadError> {
+    let loaded = |(range, name): (Range<Data>, String)| {
         let first_line = range.start().map_or(1, |(row, _)| u64::from(row) + 1);
-        Rows::Loaded { range, first_line, next: 0 }
+        (Rows::Loaded { range, first_line, next: 0 }, name)
     };
     match format {
         FormatChoice::Xls => {
@@ -313,8 +353,15 @@ where
     let file = BufReader::new(File::open(path)?);
     let workbook = W::new(file).map_err(|e| calamine_error(format, e.into(), "the workbook cannot be opened"))?;
     let names = workbook.sheet_names();
+    // `auto` takes the first visible worksheet: exports often keep lookup lists or a template
+    // in a hidden first sheet, and a chart sheet holds no rows.
+    let visible = workbook
+        .sheets_metadata()
+        .iter()
+        .find(|s| s.visible == calamine::SheetVisible::Visible && s.typ == calamine::SheetType::WorkSheet)
+        .and_then(|s| names.iter().find(|n| **n == s.name));
     let name = match &options.sheet {
-        None => names.first().ok_or_else(|| workbook_error(format, "the workbook has no sheets"))?,
+        None => visible.or(names.first()).ok_or_else(|| workbook_error(format, "the workbook has no sheets"))?,
         Some(wanted) => names
             .iter()
             .find(|n| *n == wanted)
@@ -325,20 +372,32 @@ where
     Ok((workbook, name))
 }
 
-fn load_sheet<W>(path: &Path, format: FormatChoice, options: &ReadOptions) -> Result<Range<Data>, ReadError>
+fn load_sheet<W>(path: &Path, format: FormatChoice, options: &ReadOptions) -> Result<(Range<Data>, String), ReadError>
 where
     W: Reader<BufReader<File>>,
     calamine::Error: From<W::Error>,
 {
     let (mut workbook, name) = open_workbook::<W>(path, format, options)?;
-    workbook.worksheet_range(&name).map_err(|e| calamine_error(format, e.into(), "the sheet cannot be read"))
+    match workbook.worksheet_range(&name) {
+        Ok(range) => Ok((range, name)),
+        Err(e) => Err(in_sheet(&name, calamine_error(format, e.into(), "the sheet cannot be read"))),
+    }
+}
+
+/// Names the sheet in an error met once it was chosen.
+fn in_sheet(sheet: &str, error: ReadError) -> ReadError {
+    match error {
+        e @ ReadError::InSheet { .. } => e,
+        e => ReadError::InSheet { sheet: sheet.to_owned(), source: Box::new(e) },
+    }
 }
 
 /// Opens the workbook here, so that its errors come at once, then hands it to a thread that
 /// streams the sheet's rows.
-fn stream_xlsx(path: &Path, options: &ReadOptions) -> Result<Rows, ReadError> {
+fn stream_xlsx(path: &Path, options: &ReadOptions) -> Result<(Rows, String), ReadError> {
     let format = FormatChoice::Xlsx;
     let (workbook, name) = open_workbook::<Xlsx<_>>(path, format, options)?;
+    let sheet = name.clone();
     let (tx, rx) = std::sync::mpsc::sync_channel::<RowBatch>(4);
     let (total_tx, total_rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
@@ -357,7 +416,7 @@ fn stream_xlsx(path: &Path, options: &ReadOptions) -> Result<Rows, ReadError> {
         .map_err(ReadError::Io)?;
     // The sheet's size for the progress bar, sent before any row (0 if the sheet failed).
     let total = total_rx.recv().unwrap_or(0);
-    Ok(Rows::Streamed { rx, batch: Vec::new().into_iter(), read: 0, total })
+    Ok((Rows::Streamed { rx, batch: Vec::new().into_iter(), read: 0, total }, sheet))
 }
 
 /// The streaming thread's work: every cell of the sheet, grouped into rows, sent in batches.
@@ -634,9 +693,49 @@ mod tests {
         let f = write(&xlsx(false), ".xlsx");
         let options = ReadOptions { max_field_bytes: 5, ..hints() };
         let error = read_all(f.path(), &options).map(|_| ()).unwrap_err();
-        assert!(matches!(error, ReadError::FieldTooLarge { line: 2, limit: 5 }), "{error:?}");
+        assert!(
+            matches!(&error, ReadError::InSheet { sheet, source }
+                if sheet == "Personal" && matches!(**source, ReadError::FieldTooLarge { line: 2, limit: 5 })),
+            "{error:?}"
+        );
+        assert!(error.to_string().starts_with("sheet `Personal`: line 2: "), "{error}");
         let empty = write(b"", ".xlsx");
         assert!(matches!(read_all(empty.path(), &hints()), Err(ReadError::Empty)));
+    }
+
+    /// Issue 14, file framing: a hidden first sheet is skipped by `sheet = auto`, a footer ends
+    /// the data, and the header search's error names the sheet it searched.
+    #[test]
+    fn hidden_sheets_footers_and_named_sheets() {
+        let mut workbook = Workbook::new();
+        let lookup = workbook.add_worksheet().set_name("Lookup").unwrap();
+        lookup.write_string(0, 0, "Kod").unwrap();
+        lookup.set_hidden(true);
+        // Excel cannot hide the active sheet, which is the first unless another is chosen.
+        let sheet = workbook.add_worksheet().set_name("Personal").unwrap().set_active(true);
+        sheet.write_string(0, 0, "Personalförteckning").unwrap();
+        for (c, name) in ["Anst.nr", "Förnamn"].iter().enumerate() {
+            sheet.write_string(2, c as u16, *name).unwrap();
+        }
+        for r in 3..6 {
+            sheet.write_number(r, 0, f64::from(r)).unwrap();
+            sheet.write_string(r, 1, "Åsa").unwrap();
+        }
+        sheet.write_string(7, 0, "Summa: 3 anställda").unwrap();
+        sheet.write_string(8, 0, "Utskriven 2026-12-01").unwrap();
+        sheet.write_string(8, 4, "av lönesystemet").unwrap();
+        let f = write(&workbook.save_to_buffer().unwrap(), ".xlsx");
+        // Without a footer rule, the footer's extra cell makes the file ragged, and the error names the sheet.
+        let error = read_all(f.path(), &hints()).map(|_| ()).unwrap_err();
+        assert!(error.to_string().starts_with("sheet `Personal`: line 9: "), "{error}");
+        let footer = ReadOptions { footer: Some(regex::Regex::new("^(Summa|Utskriven)").unwrap()), ..hints() };
+        let (header, rows) = read_all(f.path(), &footer).unwrap();
+        assert_eq!((header.line, rows.len()), (3, 3));
+        let blank = ReadOptions { end_at_blank_row: true, ..hints() };
+        assert_eq!(read_all(f.path(), &blank).unwrap().1.len(), 3);
+        let other = ReadOptions { header_hints: vec!["personnummer".to_owned()], ..hints() };
+        let error = read_all(f.path(), &other).map(|_| ()).unwrap_err().to_string();
+        assert!(error.contains("reading sheet `Personal`") && error.contains("`personnummer`"), "{error}");
     }
 
     #[test]
