@@ -624,7 +624,11 @@ impl Validator<'_> {
         } else {
             NO_CELLS_PRINT
         };
-        if cells != NO_CELLS_PRINT && !lookup.is_known_empty() {
+        // A delta file's hire must meet the register's check of its event (see `check_event`),
+        // even when its cells are those stored: a hire of someone employed is a contradiction.
+        let hire = mapping.events.is_some()
+            && matches!(validate::event_of(rec, self.plan, mapping), Ok(Some(mapping::Event::New)));
+        if cells != NO_CELLS_PRINT && !hire && !lookup.is_known_empty() {
             let at = Occurrence { row: rec.row, line: rec.line, first: First::Unchanged };
             // The key cell as written is the key in all but odd cases (a case transform, say);
             // those look the validated key up too.

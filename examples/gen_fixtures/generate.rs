@@ -21,6 +21,9 @@ use serde_json::{Value, json};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
+#[path = "tenants.rs"]
+mod tenants;
+
 // ---------------------------------------------------------------------------------------------
 // The reference export's columns
 // ---------------------------------------------------------------------------------------------
@@ -1571,6 +1574,7 @@ pub fn write_fixtures(out: &Path) -> io::Result<()> {
     let mut canaries = scenario.canaries.join("\n");
     canaries.push('\n');
     fs::write(reference.join("canaries.txt"), canaries)?;
+    tenants::write_tenants(&out.join("tenants"))?;
     write_bad(&out.join("bad"))
 }
 

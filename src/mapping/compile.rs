@@ -405,6 +405,7 @@ fn field(
         number,
         scale,
         zero_pad_width: f.zero_pad_width,
+        currency_symbols: f.currency_symbols.iter().map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()).collect(),
         recode,
         blank_keeps,
         ends_employment,
@@ -465,6 +466,7 @@ fn field_type(f: &RawField, fail: &mut impl FnMut(String)) -> Option<FieldType> 
     only_for("thousands_separator", f.thousands_separator.is_some(), "integer,decimal", fail);
     only_for("scale", f.scale.is_some(), "integer,decimal", fail);
     only_for("zero_pad_width", f.zero_pad_width.is_some(), "string", fail);
+    only_for("currency_symbols", !f.currency_symbols.is_empty(), "integer,decimal", fail);
     Some(match f.kind.as_str() {
         "string" => FieldType::String,
         "integer" => FieldType::Integer,

@@ -142,6 +142,8 @@ pub struct Field {
     pub number: NumberFormat,
     /// Integer and decimal fields: a factor applied to the number read, before `min` and `max`.
     pub scale: Option<Decimal>,
+    /// Integer and decimal fields: currency signs or codes removed before the number is read.
+    pub currency_symbols: Vec<String>,
     /// String fields: digits-only values shorter than this get leading zeros.
     pub zero_pad_width: Option<usize>,
     /// Source spellings, lower-cased, and the text each stands for (before the type reads it).

@@ -102,6 +102,9 @@ pub struct RawField {
     pub thousands_separator: Option<String>,
     /// Integer and decimal fields: the number read is multiplied by this (`100`: `0.8` → `80`).
     pub scale: Option<toml::Value>,
+    /// Integer and decimal fields: currency signs or codes written before or after the number.
+    #[serde(default)]
+    pub currency_symbols: Vec<String>,
     /// String fields: a value of digits only shorter than this gets leading zeros.
     pub zero_pad_width: Option<usize>,
     /// `clear` or `keep`: what an empty cell means for the stored value (default: `clear` in

@@ -184,7 +184,7 @@ pub struct Context {
 }
 
 /// The event a delta file's row names; `Err` if its cell names none (or is not text).
-fn event_of(record: &Record, plan: &Plan, mapping: &Mapping) -> Result<Option<Event>, Rule> {
+pub fn event_of(record: &Record, plan: &Plan, mapping: &Mapping) -> Result<Option<Event>, Rule> {
     let (Some(events), Some((col, _))) = (&mapping.events, &plan.event) else { return Ok(None) };
     let cell = record.text(*col).map_err(|NotText| Rule::Encoding)?;
     events.of(cell).map(Some).ok_or(Rule::UnknownEvent)
@@ -374,7 +374,8 @@ fn check_field(cell: &str, field: &Field, ctx: Context) -> Result<Option<Value>,
             }
         }
         FieldType::Integer => {
-            let n = rust_decimal::Decimal::from(types::integer(text, field.number).map_err(one)?);
+            let text = without_currency(text, &field.currency_symbols);
+            let n = rust_decimal::Decimal::from(types::integer(&text, field.number).map_err(one)?);
             let n = scaled(n, field).ok_or(Rule::Integer).map_err(one)?;
             if !n.fract().is_zero() {
                 return Err(one(Rule::Integer));
@@ -383,7 +384,8 @@ fn check_field(cell: &str, field: &Field, ctx: Context) -> Result<Option<Value>,
             n.trunc().normalize().to_string()
         }
         FieldType::Decimal => {
-            let d = types::decimal(text, field.number).map_err(one)?;
+            let text = without_currency(text, &field.currency_symbols);
+            let d = types::decimal(&text, field.number).map_err(one)?;
             let d = scaled(d, field).ok_or(Rule::Decimal).map_err(one)?;
             in_range(d, field)?;
             d.normalize().to_string()
@@ -441,6 +443,24 @@ fn iso_date(d: NaiveDate) -> String {
     } else {
         d.format("%Y-%m-%d").to_string()
     }
+}
+
+/// The number's text without one currency sign or code before or after it (after a sign, too:
+/// `-$5`); borrowed as it is when the field declares none.
+fn without_currency<'t>(text: &'t str, symbols: &[String]) -> std::borrow::Cow<'t, str> {
+    if symbols.is_empty() {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let (sign, body) = match text.strip_prefix('-') {
+        Some(rest) => ("-", rest.trim_start()),
+        None => ("", text),
+    };
+    for s in symbols {
+        if let Some(rest) = body.strip_prefix(s.as_str()).or_else(|| body.strip_suffix(s.as_str())) {
+            return std::borrow::Cow::Owned(format!("{sign}{}", rest.trim()));
+        }
+    }
+    std::borrow::Cow::Borrowed(text)
 }
 
 /// The number times the field's `scale`, if it has one; `None` if that overflows.

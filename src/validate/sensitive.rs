@@ -9,6 +9,7 @@ const STEMS: &[(&str, &str)] = &[
     ("fackförbund", "union membership"),
     ("fackanslut", "union membership"),
     ("fackmedlem", "union membership"),
+    ("facklig", "union membership"),
     ("union", "union membership"),
     ("sjuk", "health"),
     ("sick", "health"),

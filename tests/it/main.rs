@@ -14,4 +14,5 @@ mod repeated_keys;
 mod silent_damage;
 mod store_story;
 mod support;
+mod tenants;
 mod unchanged_cells;

@@ -128,8 +128,13 @@ impl Workspace {
 
     /// `hrfeed ingest FILE --tenant acme --report json`: (exit code, report).
     pub fn ingest(&self, file: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
+        self.ingest_as("acme", file, extra)
+    }
+
+    /// `hrfeed ingest FILE --tenant TENANT --report json`: (exit code, report).
+    pub fn ingest_as(&self, tenant: &str, file: &Path, extra: &[&str]) -> (i32, serde_json::Value) {
         let f = file.to_str().unwrap();
-        let mut args = vec!["ingest", f, "--tenant", "acme", "--report", "json"];
+        let mut args = vec!["ingest", f, "--tenant", tenant, "--report", "json"];
         args.extend_from_slice(extra);
         let out = self.run(&args);
         let stdout = String::from_utf8_lossy(&out.stdout);
