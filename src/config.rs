@@ -101,6 +101,21 @@ impl Config {
     pub fn mapping_path(&self, tenant: &str) -> PathBuf {
         self.mappings_dir.join(format!("{tenant}.toml"))
     }
+
+    /// The tenants that have a mapping in `mappings_dir` (`<tenant>.toml`), sorted.
+    pub fn tenants(&self) -> Vec<String> {
+        let Ok(dir) = std::fs::read_dir(&self.mappings_dir) else { return Vec::new() };
+        let mut tenants: Vec<String> = dir
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let tenant = name.strip_suffix(".toml")?;
+                crate::ids::TenantId::parse(tenant).ok().map(|t| t.as_str().to_owned())
+            })
+            .collect();
+        tenants.sort();
+        tenants
+    }
 }
 
 /// A relative `sqlite:` path is relative to the config file, not to wherever hrfeed runs.

@@ -52,6 +52,20 @@ pub async fn run(a: IngestArgs, g: &Global) -> anyhow::Result<u8> {
     }
     let cfg = store::config(g)?;
     let path = store::mapping_path(&cfg, tenant.as_str(), a.mapping.clone());
+    if !path.exists() {
+        return Err(UsageError(match &a.mapping {
+            Some(_) => format!("{}: no such mapping file", path.display()),
+            None => {
+                let known = cfg.tenants();
+                let known = if known.is_empty() { "none".to_owned() } else { known.join(", ") };
+                format!(
+                    "no mapping for tenant `{tenant}`: {} does not exist (tenants with mappings: {known})",
+                    path.display()
+                )
+            }
+        })
+        .into());
+    }
     let mapping = Mapping::load(&path).map_err(|e| anyhow::anyhow!("{}:\n{e}", path.display()))?;
     if let Some(t) = &mapping.tenant
         && t != &tenant

@@ -50,7 +50,7 @@ const DEFAULT_DATE_FORMATS: &[&str] = &["%Y-%m-%d", "%Y%m%d", "%d.%m.%Y"];
 pub fn compile(text: &str) -> Result<Mapping, Vec<ErrorAt>> {
     let lines = Lines(text);
     let raw: RawMapping = toml::from_str(text).map_err(|e| {
-        vec![ErrorAt { line: e.span().map(|s| lines.of(s.start)), message: e.message().trim().to_owned() }]
+        vec![ErrorAt { line: e.span().map(|s| lines.of(s.start)), message: with_suggestion(e.message().trim()) }]
     })?;
     let mut errors = Vec::new();
     let mut err = |line: Option<usize>, message: String| errors.push(ErrorAt { line, message });
@@ -68,11 +68,16 @@ pub fn compile(text: &str) -> Result<Mapping, Vec<ErrorAt>> {
     let mut raw_fields: Vec<(&String, &Spanned<toml::Value>)> = raw.fields.iter().collect();
     raw_fields.sort_by_key(|(_, v)| v.span().start);
     let mut parsed: Vec<(String, Option<usize>, RawField)> = Vec::new();
+    // Tables that could not be read have their own error; references to them get none more.
+    let mut unreadable: Vec<&str> = Vec::new();
     for (name, value) in raw_fields {
         let line = lines.at(value);
         match value.get_ref().clone().try_into::<RawField>() {
             Ok(f) => parsed.push((name.clone(), line, f)),
-            Err(e) => err(line, format!("field `{name}`: {}", e.message().trim())),
+            Err(e) => {
+                err(line, format!("field `{name}`: {}", with_suggestion(e.message().trim())));
+                unreadable.push(name);
+            }
         }
     }
     let names: Vec<&str> = parsed.iter().map(|(n, _, _)| n.as_str()).collect();
@@ -99,7 +104,11 @@ pub fn compile(text: &str) -> Result<Mapping, Vec<ErrorAt>> {
     let find = |n: &str| names.iter().position(|x| *x == n);
     let key = find(&file.key);
     match key.map(|k| &parsed[k].2) {
-        None => err(file_line, format!("[file] key `{}` is not a field of this mapping", file.key)),
+        None if unreadable.contains(&file.key.as_str()) => {}
+        None => err(
+            file_line,
+            format!("[file] key `{}` is not a field of this mapping{}", file.key, hint(&file.key, &names)),
+        ),
         Some(k) if !k.required => err(file_line, format!("[file] key field `{}` must be `required = true`", file.key)),
         Some(_) => {}
     }
@@ -111,8 +120,9 @@ pub fn compile(text: &str) -> Result<Mapping, Vec<ErrorAt>> {
                 err(file_line, format!("[file] {label} `{name}` is not a date field"));
                 None
             }
+            None if unreadable.contains(&name.as_str()) => None,
             None => {
-                err(file_line, format!("[file] {label} `{name}` is not a field of this mapping"));
+                err(file_line, format!("[file] {label} `{name}` is not a field of this mapping{}", hint(name, &names)));
                 None
             }
         }
@@ -272,7 +282,12 @@ fn field(
     let kind = field_type(f, &mut fail);
     let class = DataClass::parse(&f.class);
     if class.is_none() {
-        fail(format!("class `{}`: expected one of {}", f.class, DataClass::NAMES.join(", ")));
+        fail(format!(
+            "class `{}`: expected one of {}{}",
+            f.class,
+            DataClass::NAMES.join(", "),
+            hint(&f.class, DataClass::NAMES)
+        ));
     }
     let purpose = f.purpose.as_ref().map(|p| p.trim().to_owned()).filter(|p| !p.is_empty());
     if let Some(c) = class
@@ -336,7 +351,7 @@ fn field(
     let not_before = f.not_before.as_ref().and_then(|n| match names.iter().position(|x| x == n) {
         Some(i) => Some(i),
         None => {
-            fail(format!("not_before `{n}` is not a field of this mapping"));
+            fail(format!("not_before `{n}` is not a field of this mapping{}", hint(n, names)));
             None
         }
     });
@@ -449,6 +464,15 @@ fn number_format(f: &RawField, fail: &mut impl FnMut(String)) -> NumberFormat {
 }
 
 fn field_type(f: &RawField, fail: &mut impl FnMut(String)) -> Option<FieldType> {
+    // An unknown type is one error: the type-specific keys cannot be judged against it.
+    if !TYPES.contains(&f.kind.as_str()) {
+        fail(format!(
+            "type `{}`: expected string, integer, decimal, date, bool, email, phone, personnummer or enum{}",
+            f.kind,
+            hint(&f.kind, TYPES)
+        ));
+        return None;
+    }
     let only_for = |key: &str, present: bool, kinds: &str, fail: &mut dyn FnMut(String)| {
         if present && !kinds.split(',').any(|k| k == f.kind) {
             fail(format!("`{key}` applies to {kinds} fields only"));
@@ -505,13 +529,55 @@ fn field_type(f: &RawField, fail: &mut impl FnMut(String)) -> Option<FieldType> 
             }
             FieldType::Enum { values }
         }
-        other => {
-            fail(format!(
-                "type `{other}`: expected string, integer, decimal, date, bool, email, phone, personnummer or enum"
-            ));
-            return None;
-        }
+        // Checked on entry: every type is one of `TYPES`.
+        _ => return None,
     })
+}
+
+const TYPES: &[&str] = &["string", "integer", "decimal", "date", "bool", "email", "phone", "personnummer", "enum"];
+
+/// " (did you mean `x`?)" for the candidate closest to `word`, if one is close enough to be a
+/// typo of it; empty otherwise.
+fn hint(word: &str, candidates: &[&str]) -> String {
+    did_you_mean(word, candidates).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default()
+}
+
+fn did_you_mean<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
+    let limit = (word.chars().count() / 3).max(1);
+    candidates
+        .iter()
+        .map(|c| (edit_distance(&word.to_lowercase(), &c.to_lowercase()), *c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance over chars.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+/// serde's "unknown field `x`, expected one of `a`, `b`, …" as one short error with the
+/// closest key, instead of the whole list.
+fn with_suggestion(message: &str) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `") else { return message.to_owned() };
+    let Some((word, list)) = rest.split_once('`') else { return message.to_owned() };
+    let candidates: Vec<&str> = list.split('`').skip(1).step_by(2).collect();
+    match did_you_mean(word, &candidates) {
+        Some(c) => format!("unknown key `{word}` (did you mean `{c}`?)"),
+        None => format!("unknown key `{word}`; expected one of {}", candidates.join(", ")),
+    }
 }
 
 fn bound(v: &Option<toml::Value>, key: &str, fail: &mut impl FnMut(String)) -> Option<Decimal> {

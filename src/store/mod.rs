@@ -18,6 +18,12 @@ mod sql {
     /// The first application of a content: reprocessings name it, they do not replace it.
     pub const APPLIED_RUN_BY_HASH: &str = "SELECT id FROM runs WHERE tenant = $1 AND sha256 = $2 \
          AND status = 'applied' AND reprocess_of IS NULL";
+    /// A run's people by class: its hires (their register row's `created_run`), its history
+    /// rows (changed, ended, rehired, missing) and its quarantined rows.
+    pub const RUN_PEOPLE: &str = "SELECT employee_id, 'new' AS class, CAST(NULL AS BIGINT) AS row_number \
+         FROM employees WHERE tenant = $1 AND created_run = $2 \
+         UNION ALL SELECT employee_id, kind, CAST(NULL AS BIGINT) FROM history WHERE run_id = $2 \
+         UNION ALL SELECT employee_id, 'rejected', row_number FROM quarantine WHERE run_id = $2";
     pub const LATEST_APPLIED_RUN: &str =
         "SELECT id FROM runs WHERE tenant = $1 AND status = 'applied' ORDER BY started_at DESC, id DESC LIMIT 1";
     pub const INSERT_TENANT_KEY: &str =
@@ -402,6 +408,35 @@ impl Batch {
     }
 }
 
+/// One person a run classified: their key (none for a rejected row whose key was unreadable),
+/// the class, and for a rejected row its data row number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunPerson {
+    pub key: Option<EmployeeKey>,
+    pub class: String,
+    pub row: Option<u64>,
+}
+
+/// Rows of `sql::RUN_PEOPLE`, sorted by class, then row, then key.
+pub(crate) fn run_people_from(rows: Vec<(Option<String>, String, Option<i64>)>) -> Vec<RunPerson> {
+    let mut people: Vec<RunPerson> = rows
+        .into_iter()
+        .map(|(key, class, row)| RunPerson {
+            key: key.map(|k| EmployeeKey::new(&k)),
+            class,
+            row: row.and_then(|r| u64::try_from(r).ok()),
+        })
+        .collect();
+    people.sort_by(|a, b| {
+        (&a.class, a.row, a.key.as_ref().map(EmployeeKey::as_str)).cmp(&(
+            &b.class,
+            b.row,
+            b.key.as_ref().map(EmployeeKey::as_str),
+        ))
+    });
+    people
+}
+
 /// A person's history entry.
 #[derive(Debug, Clone)]
 pub struct HistoryEntry {
@@ -484,6 +519,14 @@ pub trait Store: Clone + Send + Sync + 'static {
         tenant: &TenantId,
         key: &EmployeeKey,
     ) -> impl Future<Output = Result<Vec<HistoryEntry>, StoreError>> + Send;
+
+    /// The people an applied run classified, by class (`new`, `changed`, `ended`, `rehired`,
+    /// `missing`, `rejected`); unchanged people are not recorded.
+    fn run_people(
+        &self,
+        tenant: &TenantId,
+        run: &RunId,
+    ) -> impl Future<Output = Result<Vec<RunPerson>, StoreError>> + Send;
 
     /// Closes the pools. With SQLite this checkpoints the WAL into the database file, so the
     /// next open does not have to replay a large run's WAL.

@@ -159,6 +159,12 @@ impl Store for PgStore {
         Ok(row.map(|r| r.try_get::<String, _>("id")).transpose()?.map(RunId::from_stored))
     }
 
+    async fn run_people(&self, tenant: &TenantId, run: &RunId) -> Result<Vec<super::RunPerson>, StoreError> {
+        let rows: Vec<(Option<String>, String, Option<i64>)> =
+            sqlx::query_as(sql::RUN_PEOPLE).bind(tenant.as_str()).bind(run.as_str()).fetch_all(&self.register).await?;
+        Ok(super::run_people_from(rows))
+    }
+
     async fn latest_applied_run(&self, tenant: &TenantId) -> Result<Option<RunId>, StoreError> {
         let id: Option<String> =
             sqlx::query_scalar(sql::LATEST_APPLIED_RUN).bind(tenant.as_str()).fetch_optional(&self.register).await?;

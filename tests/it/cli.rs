@@ -98,7 +98,7 @@ class = "employment"
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     for want in [
-        "line 5: field `employee_id`: unknown field `colour`",
+        "line 5: field `employee_id`: unknown key `colour`",
         "line 12: field `national_id`: class `extra_protection` is sensitive: declare its `purpose`",
         "line 18: field `code`: `pattern` is not a valid regular expression",
         "line 24: field `code2`: column ` kod ` is already mapped by field `code`",
@@ -125,6 +125,57 @@ fn mapping_check_with_a_sample_shows_mapped_dropped_and_sensitive_columns() {
     assert!(text.contains("Fackförbund  ⚠ looks sensitive: union membership"), "{text}");
     assert!(text.contains("Sjukfrånvaro (dagar)  ⚠ looks sensitive: health"), "{text}");
     assert!(text.contains("Hemadress"), "{text}");
+}
+
+/// Issue 14: one typo gives one error, with the name it most likely meant.
+#[test]
+fn one_typo_gives_one_error_with_a_did_you_mean() {
+    let Some(ws) = Workspace::new(Backend::Sqlite) else { return };
+    let acme = std::fs::read_to_string(ws.path().join("mappings/acme.toml")).unwrap();
+    for (from, to, want) in [
+        (
+            "required = true\nmin_length = 1\nmax_length = 20",
+            "requird = true\nmin_length = 1\nmax_length = 20",
+            "unknown key `requird` (did you mean `required`?)",
+        ),
+        (
+            "type = \"string\"\nmax_length = 10\npattern",
+            "type = \"strng\"\nmax_length = 10\npattern",
+            "type `strng`: expected string, integer, decimal, date, bool, email, phone, personnummer or enum (did you mean `string`?)",
+        ),
+        (
+            "key = \"employee_id\"",
+            "key = \"employe_id\"",
+            "[file] key `employe_id` is not a field of this mapping (did you mean `employee_id`?)",
+        ),
+        ("class = \"economic\"", "class = \"econmic\"", "(did you mean `economic`?)"),
+    ] {
+        assert!(acme.contains(from), "{from}");
+        std::fs::write(ws.path().join("mappings/typo.toml"), acme.replacen(from, to, 1)).unwrap();
+        let out = ws.run(&["mapping", "check", "mappings/typo.toml"]);
+        assert_eq!(out.status.code(), Some(1));
+        let err = stderr(&out);
+        assert!(err.contains("1 error(s)") && err.contains(want), "{to}: {err}");
+    }
+}
+
+/// Issue 14: an unknown tenant lists the tenants that have mappings, and exits 2 (usage).
+#[test]
+fn an_unknown_tenant_lists_the_tenants_with_mappings() {
+    let Some(ws) = Workspace::new(Backend::Sqlite) else { return };
+    std::fs::copy(ws.path().join("mappings/acme.toml"), ws.path().join("mappings/globex.toml")).unwrap();
+    let file = fixtures().join("reference/day1.win1252.csv");
+    let out = ws.run(&["ingest", file.to_str().unwrap(), "--tenant", "acmee"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no mapping for tenant `acmee`")
+            && stderr(&out).contains("tenants with mappings: acme, globex"),
+        "{}",
+        stderr(&out)
+    );
+    let out = ws.run(&["ingest", file.to_str().unwrap(), "--tenant", "globex"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("is the mapping of tenant `acme`, not `globex`"), "{}", stderr(&out));
 }
 
 #[test]
@@ -229,4 +280,36 @@ fn a_field_kept_as_hash_is_stored_only_as_its_keyed_hash() {
     let day1_again = fixtures().join("reference/day1.win1252.csv");
     let (_, again) = ws.ingest(&day1_again, &["--mapping", "mappings/hashed.toml"]);
     assert_eq!(again["counts"]["unchanged"], again["counts"]["rows"]);
+}
+
+/// Issue 14: `runs people ID` lists the ids of each class of an applied run, so the missing
+/// people are found without guessing.
+fn runs_people_lists_each_class(backend: Backend) {
+    let Some(ws) = Workspace::new(backend) else { return };
+    ws.ingest(&fixtures().join("reference/day1.win1252.csv"), &[]);
+    let (_, day2) = ws.ingest(&fixtures().join("reference/day2.win1252.csv"), &[]);
+    let id = day2["run_id"].as_str().unwrap();
+    let out = ws.run(&["runs", "people", id, "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let people: Vec<serde_json::Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    for class in ["new", "changed", "ended", "rehired", "missing", "rejected"] {
+        let n = people.iter().filter(|p| p["class"] == class).count() as u64;
+        assert_eq!(Some(n), day2["counts"][class].as_u64(), "{class}");
+    }
+    let missing = ws.run(&["runs", "people", id, "--class", "missing"]);
+    let ids: Vec<String> = stdout(&missing).lines().map(|l| l.split_whitespace().nth(1).unwrap().to_owned()).collect();
+    assert_eq!(ids.len(), 15);
+    // A missing person is in the register and absent from the file.
+    let file = std::fs::read(fixtures().join("reference/day2.utf8bom.csv")).unwrap();
+    let text = String::from_utf8_lossy(&file);
+    for id in &ids {
+        assert!(!text.lines().any(|l| l.starts_with(&format!("{id},"))), "{id} is in day 2");
+        assert!(ws.run(&["employees", "show", "--tenant", "acme", id]).status.success());
+    }
+    let rejected = ws.run(&["runs", "people", id, "--class", "rejected", "--json"]);
+    assert!(stdout(&rejected).lines().all(|l| l.contains("\"row\":")), "{}", stdout(&rejected));
+}
+
+crate::both_backends! {
+    runs_people_lists_each_class => sqlite_runs_people_lists_each_class, postgres_runs_people_lists_each_class;
 }
