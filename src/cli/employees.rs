@@ -15,10 +15,12 @@ use super::store::{self, UsageError, with_store};
 pub enum EmployeesCommand {
     /// One person's current values and change history.
     Show {
+        /// The tenant whose register holds the person.
         #[arg(long)]
         tenant: String,
         /// The register key (employee id).
         id: String,
+        /// One JSON object: `tenant`, `employee_id`, `fields` by name and `history`.
         #[arg(long)]
         json: bool,
     },

@@ -127,6 +127,35 @@ fn mapping_check_with_a_sample_shows_mapped_dropped_and_sensitive_columns() {
     assert!(text.contains("Hemadress"), "{text}");
 }
 
+/// Issue 14: `mapping check --sample` validates the sample's rows, so "every row rejected" is
+/// seen before the first run; counts per column and rule, never a value.
+#[test]
+fn mapping_check_validates_the_sample_rows() {
+    let Some(ws) = Workspace::new(Backend::Sqlite) else { return };
+    let day2 = fixtures().join("reference/day2.utf8bom.csv");
+    let out =
+        ws.run(&["mapping", "check", "mappings/acme.toml", "--sample", day2.to_str().unwrap(), "--now", "2026-11-02"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("rows: 3012 read, 3001 valid, 11 would be rejected"), "{text}");
+    assert!(text.contains("duplicate_key 2"), "{text}");
+    let canaries = std::fs::read_to_string(fixtures().join("reference/canaries.txt")).unwrap();
+    for c in canaries.lines().filter(|c| !c.is_empty()) {
+        assert!(!text.contains(c), "a value is printed");
+    }
+    // A sample in words the mapping does not know: every row rejected, and the check fails.
+    let (header, rows) = crate::support::reference_day1();
+    let col = header.iter().position(|c| c == "Anställningsform").unwrap();
+    let english: Vec<_> = rows.iter().map(|r| crate::support::with(r, col, "Permanent")).collect();
+    let path = ws.path().join("english.csv");
+    crate::support::write_csv(&path, &header, &english);
+    let out = ws.run(&["mapping", "check", "mappings/acme.toml", "--sample", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.contains("3000 would be rejected (100.0 %"), "{text}");
+    assert!(text.contains("Anställningsform → employment_type") && text.contains("0 of 3000  enum 3000"), "{text}");
+}
+
 /// Issue 14: one typo gives one error, with the name it most likely meant.
 #[test]
 fn one_typo_gives_one_error_with_a_did_you_mean() {
@@ -312,4 +341,38 @@ fn runs_people_lists_each_class(backend: Backend) {
 
 crate::both_backends! {
     runs_people_lists_each_class => sqlite_runs_people_lists_each_class, postgres_runs_people_lists_each_class;
+}
+
+/// Issue 14: every argument of every command says what it is in `--help`.
+#[test]
+fn every_help_argument_has_a_description() {
+    let commands: &[&[&str]] = &[
+        &[],
+        &["init"],
+        &["mapping", "check"],
+        &["ingest"],
+        &["runs", "list"],
+        &["runs", "show"],
+        &["runs", "people"],
+        &["employees", "show"],
+        &["demo"],
+    ];
+    for args in commands {
+        let out = std::process::Command::new(BIN).args(*args).arg("--help").output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        let text = stdout(&out);
+        let mut in_list = false;
+        for line in text.lines() {
+            if line.ends_with(':') && !line.starts_with(' ') {
+                in_list = line == "Arguments:" || line == "Options:";
+                continue;
+            }
+            let trimmed = line.trim_start();
+            // An argument's line names it (`-x`, `--x`, `<X>`, `[X]`) and then describes it.
+            if in_list && (trimmed.starts_with('-') || trimmed.starts_with('<') || trimmed.starts_with('[')) {
+                let described = trimmed.split("  ").filter(|p| !p.trim().is_empty()).count() > 1;
+                assert!(described, "`hrfeed {}`: `{trimmed}` has no description", args.join(" "));
+            }
+        }
+    }
 }
