@@ -92,7 +92,10 @@ pub async fn ingest<S: Store>(store: &S, req: &Request<'_>) -> Report {
     let mut report = Report::empty(run_id.as_str(), req.tenant.as_str(), &file_label, "", req.dry_run);
     let outcome = run(store, req, &run_id, &mut report).await;
     if let Err(e) = &outcome {
-        report.status = RunStatus::Failed.as_str().into();
+        // A dry run exits as the real run would, and that one stops as a duplicate before any
+        // error the file meets today.
+        let duplicate = req.dry_run && !req.reprocess && report.duplicate_of.is_some();
+        report.status = if duplicate { RunStatus::Duplicate } else { RunStatus::Failed }.as_str().into();
         report.error = Some(e.to_string());
     }
     report.timings_ms.insert("total".into(), elapsed_ms(started));
@@ -172,7 +175,7 @@ async fn run<S: Store>(
     // the same file that finished while this one waited for the lock makes this one a duplicate.
     let apply = if req.dry_run { None } else { Some(store.begin_apply(req.tenant, run_id).await?) };
     // A dry run shows the diff of a file applied before, and a reprocessing applies it again.
-    let prior_stops = !req.dry_run && !req.reprocess;
+    let (prior_stops, reprocess) = (!req.dry_run && !req.reprocess, req.reprocess);
     let receipt = {
         let (store, tenant, label) = (store.clone(), req.tenant.clone(), label.clone());
         Ahead::spawn(async move {
@@ -180,11 +183,14 @@ async fn run<S: Store>(
             let claim = claim.map_err(|source| IngestError::Io { file: label, source })?;
             let ms = elapsed_ms(t);
             let prior = store.applied_run_by_hash(&tenant, &claim.sha256).await?;
+            // The latest applied run is newer content only if it applied another file (not a
+            // reprocessing of this one).
             let latest = match prior {
-                Some(_) => store.latest_applied_run(&tenant).await?,
+                Some(_) => store.latest_applied_run(&tenant).await?.filter(|(_, sha)| *sha != claim.sha256),
                 None => None,
             };
-            Ok(Receipt { sha256: claim.sha256, ms, prior, latest, stops: prior_stops })
+            let latest = latest.map(|(id, _)| id);
+            Ok(Receipt { sha256: claim.sha256, ms, prior, latest, stops: prior_stops, reprocess })
         })
     };
     let (f, m) = (file.clone(), req.mapping.clone());
@@ -215,7 +221,8 @@ async fn run<S: Store>(
         // A file applied before is a duplicate even if today's mapping cannot open it.
         Err(e) => {
             Receipt::take(receipt.finish().await, report)?;
-            if is_duplicate(report) {
+            if is_duplicate(report) || (req.dry_run && !req.reprocess && report.duplicate_of.is_some()) {
+                report.status = RunStatus::Duplicate.as_str().into();
                 return Ok(None);
             }
             return Err(e);
@@ -297,6 +304,7 @@ struct Receipt {
     latest: Option<RunId>,
     /// Whether a prior application ends this run (not so for a dry run or a reprocessing).
     stops: bool,
+    reprocess: bool,
 }
 
 type ReceiptCheck = Ahead<Result<Receipt, IngestError>>;
@@ -312,10 +320,10 @@ impl Receipt {
             report.status = RunStatus::Duplicate.as_str().into();
             report.superseded_by = receipt.latest.filter(|l| *l != prior).map(|l| l.to_string());
         }
-        if report.dry_run || receipt.stops {
-            report.duplicate_of = Some(prior.to_string());
-        } else {
+        if receipt.reprocess {
             report.reprocess_of = Some(prior.to_string());
+        } else {
+            report.duplicate_of = Some(prior.to_string());
         }
         Ok(())
     }
@@ -624,11 +632,13 @@ impl Validator<'_> {
         } else {
             NO_CELLS_PRINT
         };
-        // A delta file's hire must meet the register's check of its event (see `check_event`),
-        // even when its cells are those stored: a hire of someone employed is a contradiction.
-        let hire = mapping.events.is_some()
-            && matches!(validate::event_of(rec, self.plan, mapping), Ok(Some(mapping::Event::New)));
-        if cells != NO_CELLS_PRINT && !hire && !lookup.is_known_empty() {
+        // The print covers the mapped cells, not a delta file's event: only a change is safe to
+        // find unchanged by its cells (the same cells, merged with the same stored values). A
+        // hire must meet the register's check (see `check_event`), an end must be dated, and an
+        // unknown event rejected, whatever their cells.
+        let event_safe = mapping.events.is_none()
+            || matches!(validate::event_of(rec, self.plan, mapping), Ok(Some(mapping::Event::Change)));
+        if cells != NO_CELLS_PRINT && event_safe && !lookup.is_known_empty() {
             let at = Occurrence { row: rec.row, line: rec.line, first: First::Unchanged };
             // The key cell as written is the key in all but odd cases (a case transform, say);
             // those look the validated key up too.
@@ -751,14 +761,13 @@ impl Validator<'_> {
         };
         let Pending::Valid { row, .. } = pending else { return Ok(pending) };
         let field = if rule == Rule::UnknownKey { self.shared.mapping.key } else { validate::EVENT_COLUMN };
-        let mut values = row.values;
-        self.hash_kept(&mut values);
+        // The values are already as kept: `item` replaced hashed fields before.
         Ok(Pending::Rejected(Rejected {
             row: row.row,
             line: row.line,
             key: Some(row.key),
             errors: vec![CellError { field, rule }],
-            values,
+            values: row.values,
         }))
     }
 }
@@ -799,8 +808,9 @@ struct Sink<'r, S: Store> {
     /// Rows whose stored records are being read, oldest first.
     comparing: std::collections::VecDeque<(Vec<ValidRow>, StoredRead)>,
     batch: Batch,
-    /// What each compared row became, for undoing it should its key occur again.
-    compared: std::collections::HashMap<EmployeeKey, (Class, Vec<usize>)>,
+    /// What each compared row became, for undoing it should its key occur again; `None`: it
+    /// was rejected once merged with the stored values.
+    compared: std::collections::HashMap<EmployeeKey, Option<(Class, Vec<usize>)>>,
 }
 
 impl<S: Store> Sink<'_, S> {
@@ -869,6 +879,8 @@ impl<S: Store> Sink<'_, S> {
             let layout = self.layouts.get(&layout_id).ok_or(SealError::Malformed)?;
             let old = seal::named(layout, values)?;
             let keep = self.shared.keep_stored.for_row(v.row.event);
+            // The row as the file gave it, for quarantine should the merged row be rejected.
+            let as_given = (keep.contains(&true) || v.row.end_from_today).then(|| v.row.values.clone());
             let mut merged = merge_stored(&mut v.row.values, &old, &self.names, &keep);
             // An end without a date is dated today only if none is stored: a status that
             // still says "ended" tomorrow must not move the end date (and the deletion) daily.
@@ -880,12 +892,22 @@ impl<S: Store> Sink<'_, S> {
                 merged = true;
             }
             if merged {
+                // A change's date against a stored one is checked only now that both are known.
+                let broken = validate::date_order_broken(mapping, &v.row.values);
+                if !broken.is_empty() {
+                    self.compared.insert(v.row.key.clone(), None);
+                    let errors = broken.into_iter().map(|field| CellError { field, rule: Rule::DateOrder }).collect();
+                    let (row, line, key) = (v.row.row, v.row.line, Some(v.row.key));
+                    let values = as_given.unwrap_or(v.row.values);
+                    self.reject(Rejected { row, line, key, errors, values });
+                    continue;
+                }
                 seal::encode(&self.shared.person_layout, &v.row.values, Some(mapping.key), &mut v.payload);
                 v.fingerprint = keys.fingerprint(&v.payload);
             }
             let (class, changed) = diff::classify(&self.names, &v.row.values, &old, dates, mapping.key);
             self.counts.add(class);
-            self.compared.insert(v.row.key.clone(), (class, changed.clone()));
+            self.compared.insert(v.row.key.clone(), Some((class, changed.clone())));
             for &i in &changed {
                 *self.counts.changed_fields.entry(self.names[i].to_owned()).or_default() += 1;
             }
@@ -968,7 +990,21 @@ impl<S: Store> Sink<'_, S> {
                 .first_occurrence(&key)
                 .or_else(|| sh.occurrences.get(&key))
                 .ok_or(IngestError::Internal("a repeated key has no first row"))?;
+            let compared = match first.first {
+                First::Compare => {
+                    self.compared.remove(&key).ok_or(IngestError::Internal("a compared row left no class"))?
+                }
+                _ => None,
+            };
+            let rejected_late = first.first == First::Compare && compared.is_none();
             match first.first {
+                _ if rejected_late => {
+                    self.list_rejection(first.row, first.line, duplicate);
+                    if let Some(a) = apply.as_deref_mut() {
+                        a.add_quarantine_error(first.row, self.names[key_field], Rule::DuplicateKey.as_str()).await?;
+                    }
+                    continue;
+                }
                 First::Rejected => {
                     self.list_rejection(first.row, first.line, duplicate);
                     if let Some(a) = apply.as_deref_mut() {
@@ -986,8 +1022,7 @@ impl<S: Store> Sink<'_, S> {
                 }
                 First::New => self.counts.remove(Class::New),
                 First::Compare => {
-                    let (class, fields) =
-                        self.compared.remove(&key).ok_or(IngestError::Internal("a compared row left no class"))?;
+                    let (class, fields) = compared.ok_or(IngestError::Internal("a compared row left no class"))?;
                     self.counts.remove(class);
                     for i in fields {
                         let name = self.names[i];

@@ -37,6 +37,11 @@ pub struct CsvRecords {
     ended: bool,
     /// A data row has been read (a blank row ends the data only after one).
     seen_data: bool,
+    /// The line the next record starts on if no blank line comes between: the csv crate skips
+    /// empty lines, so a blank row shows only as a gap in the lines.
+    next_line: Option<u64>,
+    /// A blank line came before the record last read.
+    gap_before: bool,
     bytes_read: Arc<AtomicU64>,
     file_bytes: u64,
 }
@@ -66,6 +71,8 @@ impl CsvRecords {
             end_at_blank_row: false,
             ended: false,
             seen_data: false,
+            next_line: None,
+            gap_before: false,
             bytes_read: source.bytes_read,
             file_bytes,
         };
@@ -152,10 +159,14 @@ impl CsvRecords {
     /// The next data record with a non-blank cell, left in `self.raw`; its line. `None` at the
     /// end of the file, or of the data where a footer or (if so asked) a blank row ends it.
     fn next_non_blank(&mut self) -> Result<Option<u64>, ReadError> {
-        while !self.ended
-            && let Some(line) = self.next_raw()?
-        {
+        while !self.ended {
+            let Some(line) = self.next_raw()? else { return Ok(None) };
             let raw = self.raw.iter().flatten();
+            if self.gap_before && self.end_at_blank_row && self.seen_data {
+                self.ended = true;
+                self.fail_if_data(line)?;
+                break;
+            }
             if raw.clone().all(is_blank) {
                 self.ended = self.end_at_blank_row && self.seen_data;
                 continue;
@@ -170,7 +181,21 @@ impl CsvRecords {
             self.seen_data = true;
             return Ok(Some(line));
         }
+        // What follows the end is read too: a row there that looks like data fails the file
+        // instead of being lost without a trace.
+        while let Some(line) = self.next_raw()? {
+            self.fail_if_data(line)?;
+        }
         Ok(None)
+    }
+
+    /// Fails the file if the record in `self.raw`, after the end of the data, looks like data.
+    fn fail_if_data(&self, line: u64) -> Result<(), ReadError> {
+        let filled = self.raw.iter().flatten().take(self.columns).filter(|c| !is_blank(c)).count();
+        if super::looks_like_data(filled, self.columns) {
+            return Err(ReadError::DataAfterEnd { line, filled, columns: self.columns });
+        }
+        Ok(())
     }
 
     /// The next record into `self.raw`; the physical line it starts on.
@@ -179,7 +204,12 @@ impl CsvRecords {
         match self.reader.read_byte_record(raw) {
             Ok(true) => {
                 let fallback = raw.position().map_or(0, ::csv::Position::line);
-                Ok(Some(self.reader.get_mut().starts.pop_front().unwrap_or(fallback)))
+                let line = self.reader.get_mut().starts.pop_front().unwrap_or(fallback);
+                // A quoted newline inside the record moves the next record's line on too.
+                let inner = raw.iter().map(|c| memchr::memchr_iter(b'\n', c).count() as u64).sum::<u64>();
+                self.gap_before = self.next_line.is_some_and(|expected| line > expected);
+                self.next_line = Some(line + 1 + inner);
+                Ok(Some(line))
             }
             Ok(false) => Ok(None),
             Err(error) => Err(self.map_error(error)),
@@ -580,6 +610,23 @@ mod tests {
         assert!(rows[8001].3.is_empty());
         // Every broken cell is marked, not only the first: the second may be a mapped one.
         assert_eq!(rows[8002], (8003, 8004, vec![String::new(), String::new()], vec![0, 1]));
+    }
+
+    /// Issue 14, file framing: a footer or a blank row ends the data, and a row after the end
+    /// that looks like data fails the file instead of being lost.
+    #[test]
+    fn the_end_of_the_data_loses_nothing_quietly() {
+        let footer = ReadOptions { footer: Some(regex::Regex::new("^Summa").unwrap()), ..ReadOptions::default() };
+        let blank = ReadOptions { end_at_blank_row: true, ..ReadOptions::default() };
+        let (_, rows) = read_all(b"a;b;c\n1;x;y\n2;x;y\nSumma: 2;;\n", &footer).unwrap();
+        assert_eq!(rows.len(), 2);
+        let (_, rows) = read_all(b"a;b;c\n1;x;y\n\nSumma: 1\nUtskriven av\n", &blank).unwrap();
+        assert_eq!(rows.len(), 1);
+        for (data, options) in [(&b"a;b;c\n1;x;y\nSumma;;\n3;x;y\n"[..], &footer), (b"a;b;c\n1;x;y\n\n3;x;y\n", &blank)]
+        {
+            let error = read_all(data, options).map(|_| ()).unwrap_err();
+            assert!(matches!(error, ReadError::DataAfterEnd { line: 4, filled: 3, columns: 3 }), "{error:?}");
+        }
     }
 
     #[test]

@@ -284,20 +284,24 @@ fn utf16_by_bytes(prefix: &[u8]) -> Option<(&'static str, &'static str)> {
     }
 }
 
-/// Whether the prefix holds bytes outside ASCII and not one valid UTF-8 multi-byte sequence
-/// among them: single-byte text, not UTF-8 with a stray bad byte.
+/// Bad sequences it takes to call a file declared UTF-8 single-byte text: one or two are a
+/// UTF-8 file's stray bytes, which reject only their cells.
+const BAD_SEQUENCES_TO_REFUSE: usize = 3;
+
+/// Whether the prefix holds several bytes outside ASCII and not one valid UTF-8 multi-byte
+/// sequence among them: single-byte text, not UTF-8 with a stray bad byte.
 fn no_utf8_sequences(prefix: &[u8]) -> bool {
     let mut rest = prefix;
     let mut bad = 0usize;
     loop {
         match std::str::from_utf8(rest) {
-            Ok(valid) => return bad > 0 && valid.is_ascii(),
+            Ok(valid) => return bad >= BAD_SEQUENCES_TO_REFUSE && valid.is_ascii(),
             Err(e) => {
                 if !rest[..e.valid_up_to()].is_ascii() {
                     return false;
                 }
                 // A sequence cut by the end of the prefix is no evidence either way.
-                let Some(len) = e.error_len() else { return bad > 0 };
+                let Some(len) = e.error_len() else { return bad >= BAD_SEQUENCES_TO_REFUSE };
                 bad += 1;
                 rest = &rest[e.valid_up_to() + len..];
             }
@@ -343,7 +347,7 @@ mod tests {
     #[test]
     fn a_declared_encoding_the_bytes_contradict_is_refused() {
         let utf8 = "Anst.nr;Förnamn\n1;Åsa\n".as_bytes();
-        let cp1252 = b"Anst.nr;F\xF6rnamn\n1;\xC5sa\n";
+        let cp1252 = b"Anst.nr;F\xF6rnamn;Efternamn\n1;\xC5sa;\xD6berg\n";
         let utf16: Vec<u8> = "Anst.nr;Förnamn\n".encode_utf16().flat_map(u16::to_le_bytes).collect();
         let refused = |prefix: &[u8], choice| match check_declared(prefix, true, choice) {
             Err(ReadError::WrongEncoding { declared, likely, .. }) => Some((declared, likely)),
@@ -365,6 +369,8 @@ mod tests {
         assert_eq!(refused(&mixed, EncodingChoice::Utf8), None);
         let stray: Vec<u8> = [utf8, b"\xFF\n"].concat();
         assert_eq!(refused(&stray, EncodingChoice::Utf8), None);
+        let ascii_and_stray = b"Anst.nr;Name\n1;Asa\xFF\n2;Bo\n";
+        assert_eq!(refused(ascii_and_stray, EncodingChoice::Utf8), None, "one stray byte in ASCII text");
     }
 
     fn check(prefix: &[u8], all: bool, choice: EncodingChoice, expected: &str, bom: usize) {

@@ -208,6 +208,11 @@ pub enum ReadError {
     NoSuchSheet(String),
     #[error("line {line}: malformed CSV ({reason})")]
     Csv { line: u64, reason: String },
+    #[error(
+        "line {line}: a row with {filled} of {columns} cells filled follows the end of the data (a footer, or a \
+         blank row with `end_at_blank_row`); its rows would be lost: check `footer_pattern` and `end_at_blank_row`"
+    )]
+    DataAfterEnd { line: u64, filled: usize, columns: usize },
     /// A workbook's error once its sheet is chosen: which sheet it was read from.
     #[error("sheet `{sheet}`: {source}")]
     InSheet { sheet: String, source: Box<ReadError> },
@@ -223,6 +228,12 @@ impl ReadError {
             other => other,
         }
     }
+}
+
+/// A row after the end of the data with at least this many of the header's cells filled looks
+/// like data, not a footer, and fails the file rather than being lost.
+pub(crate) fn looks_like_data(filled: usize, columns: usize) -> bool {
+    filled >= (columns / 2).max(2)
 }
 
 /// An open file: its header, then its records one at a time.

@@ -169,6 +169,18 @@ impl SheetRecords {
             self.seen_data = true;
             return Ok(Some(row));
         }
+        // What follows the end is read too: a row there that looks like data fails the file
+        // instead of being lost without a trace.
+        while self.ended
+            && let Some(row) = self.rows.next()?
+        {
+            let first_col = self.first_col;
+            let within = |c: u32| c.checked_sub(first_col).is_some_and(|c| (c as usize) < self.columns);
+            let filled = row.cells.iter().filter(|(c, d)| within(*c) && !is_empty(d)).count();
+            if super::looks_like_data(filled, self.columns) {
+                return Err(ReadError::DataAfterEnd { line: row.line, filled, columns: self.columns });
+            }
+        }
         Ok(None)
     }
 

@@ -24,8 +24,8 @@ mod sql {
          FROM employees WHERE tenant = $1 AND created_run = $2 \
          UNION ALL SELECT employee_id, kind, CAST(NULL AS BIGINT) FROM history WHERE run_id = $2 \
          UNION ALL SELECT employee_id, 'rejected', row_number FROM quarantine WHERE run_id = $2";
-    pub const LATEST_APPLIED_RUN: &str =
-        "SELECT id FROM runs WHERE tenant = $1 AND status = 'applied' ORDER BY started_at DESC, id DESC LIMIT 1";
+    pub const LATEST_APPLIED_RUN: &str = "SELECT id, sha256 FROM runs WHERE tenant = $1 AND status = 'applied' \
+         ORDER BY started_at DESC, id DESC LIMIT 1";
     pub const INSERT_TENANT_KEY: &str =
         "INSERT INTO tenant_keys (tenant, wrapped, created_at) VALUES ($1, $2, $3) ON CONFLICT (tenant) DO NOTHING";
     pub const INSERT_DATA_KEYS: &str = "INSERT INTO data_keys (key_id, tenant, wrapped) ";
@@ -470,8 +470,11 @@ pub trait Store: Clone + Send + Sync + 'static {
         sha256: &str,
     ) -> impl Future<Output = Result<Option<RunId>, StoreError>> + Send;
 
-    /// The tenant's most recently started applied run, if any.
-    fn latest_applied_run(&self, tenant: &TenantId) -> impl Future<Output = Result<Option<RunId>, StoreError>> + Send;
+    /// The tenant's most recently started applied run and its content's hash, if any.
+    fn latest_applied_run(
+        &self,
+        tenant: &TenantId,
+    ) -> impl Future<Output = Result<Option<(RunId, String)>, StoreError>> + Send;
 
     /// Every person of the tenant (key, fingerprint, cells print and whether ended), pushed
     /// into `into` page by page; the caller ends the load (`Register::finish`).

@@ -165,10 +165,10 @@ impl Store for PgStore {
         Ok(super::run_people_from(rows))
     }
 
-    async fn latest_applied_run(&self, tenant: &TenantId) -> Result<Option<RunId>, StoreError> {
-        let id: Option<String> =
-            sqlx::query_scalar(sql::LATEST_APPLIED_RUN).bind(tenant.as_str()).fetch_optional(&self.register).await?;
-        Ok(id.map(RunId::from_stored))
+    async fn latest_applied_run(&self, tenant: &TenantId) -> Result<Option<(RunId, String)>, StoreError> {
+        let row: Option<(String, String)> =
+            sqlx::query_as(sql::LATEST_APPLIED_RUN).bind(tenant.as_str()).fetch_optional(&self.register).await?;
+        Ok(row.map(|(id, sha)| (RunId::from_stored(id), sha)))
     }
 
     async fn load_register(&self, tenant: &TenantId, into: &Register) -> Result<(), StoreError> {

@@ -139,13 +139,15 @@ impl Plan {
     }
 
     /// The fields (name, column as the mapping writes it) whose column the file lacks and whose
-    /// mapping says that absence holds the run.
+    /// mapping says that absence holds the run, unless a blank cell keeps the stored value.
     pub fn absent_held(&self, mapping: &Mapping) -> Vec<(String, String)> {
         mapping
             .fields
             .iter()
             .zip(&self.columns)
-            .filter(|(f, c)| c.is_none() && f.if_column_missing == IfColumnMissing::Hold)
+            // A field whose blank cell keeps the stored value loses nothing when its column is
+            // absent either (a delta file's change rows).
+            .filter(|(f, c)| c.is_none() && f.if_column_missing == IfColumnMissing::Hold && !f.blank_keeps)
             .map(|(f, _)| (f.name.clone(), f.column.clone()))
             .collect()
     }
@@ -239,14 +241,9 @@ pub fn validate(record: &Record, plan: &Plan, mapping: &Mapping, ctx: Context) -
         values[end] = Some(Value::new(iso_date(ctx.today)));
         end_from_today = true;
     }
-    for (i, field) in mapping.fields.iter().enumerate() {
-        if let (Some(before), Some(Some(this))) = (field.not_before, values.get(i))
-            && let Some(Some(other)) = values.get(before)
-            && this.expose() < other.expose()
-        {
-            errors.push(CellError { field: i, rule: Rule::DateOrder });
-        }
-    }
+    errors.extend(
+        date_order_broken(mapping, &values).into_iter().map(|field| CellError { field, rule: Rule::DateOrder }),
+    );
     let key_ok = !errors.iter().any(|e| e.field == mapping.key);
     let key = values[mapping.key].as_ref().filter(|_| key_ok).map(|v| EmployeeKey::new(v.expose()));
     match key {
@@ -269,6 +266,21 @@ pub fn validate(record: &Record, plan: &Plan, mapping: &Mapping, ctx: Context) -
     }
 }
 
+/// The date fields whose value lies before that of their `not_before` field (ISO dates compare
+/// as text).
+pub fn date_order_broken(mapping: &Mapping, values: &[Option<Value>]) -> Vec<usize> {
+    let mut broken = Vec::new();
+    for (i, field) in mapping.fields.iter().enumerate() {
+        if let (Some(before), Some(Some(this))) = (field.not_before, values.get(i))
+            && let Some(Some(other)) = values.get(before)
+            && this.expose() < other.expose()
+        {
+            broken.push(i);
+        }
+    }
+    broken
+}
+
 /// The key `validate` would give `record`, if its key cell is valid, found without checking the
 /// rest of the row (the quick check of unchanged rows needs only the key).
 pub fn key_of(record: &Record, plan: &Plan, mapping: &Mapping, ctx: Context) -> Option<Value> {
@@ -285,10 +297,12 @@ pub fn key_cell<'r>(record: &'r Record, plan: &Plan, mapping: &Mapping) -> Optio
     (!cell.is_empty()).then_some(cell)
 }
 
-/// Kinds of entry in `encode_cells`: a cell as read, a value as validated today, a broken rule.
+/// Kinds of entry in `encode_cells`: a cell as read, a value as validated today, a broken rule,
+/// a column the file lacks (which may keep stored values, as an empty cell need not).
 const CELL: u64 = 0;
 const VALUE: u64 = 1;
 const ERROR: u64 = 2;
+const ABSENT: u64 = 3;
 
 /// Appends one `encode_cells` entry: its kind and length as one LEB128 number, then its bytes.
 /// Prefix-free, and two bytes of overhead for most cells: the print's hash costs per 64 bytes.
@@ -316,7 +330,10 @@ pub fn encode_cells(record: &Record, plan: &Plan, mapping: &Mapping, ctx: Contex
     for (i, field) in mapping.fields.iter().enumerate() {
         let column = plan.columns[i];
         if !field.kind.reads_today() {
-            push_entry(out, CELL, column.map_or(&[][..], |c| record.bytes(c)));
+            match column {
+                Some(c) => push_entry(out, CELL, record.bytes(c)),
+                None => push_entry(out, ABSENT, b""),
+            }
             continue;
         }
         let cell = match column.map(|c| record.text(c)) {
@@ -375,7 +392,7 @@ fn check_field(cell: &str, field: &Field, ctx: Context) -> Result<Option<Value>,
         }
         FieldType::Integer => {
             let text = without_currency(text, &field.currency_symbols);
-            let n = rust_decimal::Decimal::from(types::integer(&text, field.number).map_err(one)?);
+            let n = rust_decimal::Decimal::from(types::integer(&text, number_format(field, ctx)).map_err(one)?);
             let n = scaled(n, field).ok_or(Rule::Integer).map_err(one)?;
             if !n.fract().is_zero() {
                 return Err(one(Rule::Integer));
@@ -385,7 +402,7 @@ fn check_field(cell: &str, field: &Field, ctx: Context) -> Result<Option<Value>,
         }
         FieldType::Decimal => {
             let text = without_currency(text, &field.currency_symbols);
-            let d = types::decimal(&text, field.number).map_err(one)?;
+            let d = types::decimal(&text, number_format(field, ctx)).map_err(one)?;
             let d = scaled(d, field).ok_or(Rule::Decimal).map_err(one)?;
             in_range(d, field)?;
             d.normalize().to_string()
@@ -461,6 +478,11 @@ fn without_currency<'t>(text: &'t str, symbols: &[String]) -> std::borrow::Cow<'
         }
     }
     std::borrow::Cow::Borrowed(text)
+}
+
+/// The field's number format for this file: a workbook writes its number cells with `.`.
+fn number_format(field: &Field, ctx: Context) -> types::NumberFormat {
+    if ctx.workbook { field.number.in_workbook() } else { field.number }
 }
 
 /// The number times the field's `scale`, if it has one; `None` if that overflows.

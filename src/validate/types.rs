@@ -293,6 +293,9 @@ pub enum DecimalSeparator {
     Either,
     Comma,
     Point,
+    /// `,` or `.` in a workbook, whose number cells are written with `.` and no grouping: there
+    /// only a lone `,` before exactly three digits is ambiguous (set by `validate`, not a mapping).
+    EitherPointSure,
 }
 
 /// Which characters group a number's whole part by threes.
@@ -336,15 +339,30 @@ impl NumberFormat {
             // A declared thousands separator leaves the other one as the decimal separator.
             DecimalSeparator::Either if self.thousands == Thousands::Comma => c == '.',
             DecimalSeparator::Either if self.thousands == Thousands::Point => c == ',',
-            DecimalSeparator::Either => matches!(c, ',' | '.'),
+            DecimalSeparator::Either | DecimalSeparator::EitherPointSure => matches!(c, ',' | '.'),
             DecimalSeparator::Comma => c == ',',
             DecimalSeparator::Point => c == '.',
         }
     }
 
-    /// Whether `1,234` read under this format could mean a thousand as well as one point two.
-    fn ambiguous_triple(self) -> bool {
-        self.decimal == DecimalSeparator::Either && matches!(self.thousands, Thousands::Space | Thousands::None)
+    /// Whether `1,234` (with `separator`) read under this format could mean a thousand as well
+    /// as one point two: only when the field declared neither its decimal separator nor a
+    /// thousands separator other than the default space.
+    fn ambiguous_triple(self, separator: char) -> bool {
+        self.thousands == Thousands::Space
+            && match self.decimal {
+                DecimalSeparator::Either => true,
+                DecimalSeparator::EitherPointSure => separator == ',',
+                DecimalSeparator::Comma | DecimalSeparator::Point => false,
+            }
+    }
+
+    /// This format for a workbook's cells, whose numbers are written with `.`.
+    pub fn in_workbook(self) -> NumberFormat {
+        match self.decimal {
+            DecimalSeparator::Either => NumberFormat { decimal: DecimalSeparator::EitherPointSure, ..self },
+            _ => self,
+        }
     }
 }
 
@@ -379,6 +397,7 @@ fn scan_digits(
     let mut grouped = false;
     let mut leading_zero = false;
     let mut fraction: Option<u32> = None; // digits after the separator, once seen
+    let mut separator = '.';
     for c in chars {
         match c {
             '0'..='9' => {
@@ -397,6 +416,7 @@ fn scan_digits(
             }
             _ if fraction.is_none() && allow_fraction && fmt.is_decimal(c) => {
                 fraction = Some(0);
+                separator = c;
                 if group == 0 || grouped && group != 3 {
                     return Err(Malformed);
                 }
@@ -415,7 +435,9 @@ fn scan_digits(
     match fraction {
         Some(0) => Err(Malformed),
         // `45,000` or `1.234`: a thousands separator in half the world, a decimal one in the other.
-        Some(3) if !grouped && !leading_zero && group <= 3 && fmt.ambiguous_triple() => Err(NotNumber::Ambiguous),
+        Some(3) if !grouped && !leading_zero && group <= 3 && fmt.ambiguous_triple(separator) => {
+            Err(NotNumber::Ambiguous)
+        }
         Some(scale) => Ok(Number { negative, mantissa, scale }),
         None if group == 0 || grouped && group != 3 => Err(Malformed),
         None => Ok(Number { negative, mantissa, scale: 0 }),
@@ -941,6 +963,10 @@ mod tests {
         check(|s| decimal(s, ch), &[("1'234.5", Ok(dec("1234.5"))), ("1\u{2019}234", Ok(dec("1234")))]);
         check(|s| decimal(s, se), &[("45,000", Ok(dec("45"))), ("45.000", Err(Rule::Decimal))]);
         check(|s| decimal(s, either_comma), &[("45,000", Ok(dec("45000"))), ("4.5", Ok(dec("4.5")))]);
+        let none = NumberFormat { decimal: DecimalSeparator::Either, thousands: Thousands::None };
+        check(|s| decimal(s, none), &[("45,000", Ok(dec("45"))), ("45 000", Err(Rule::Decimal))]);
+        let workbook = NumberFormat::default().in_workbook();
+        check(|s| decimal(s, workbook), &[("37.125", Ok(dec("37.125"))), ("45,000", Err(Rule::DecimalAmbiguous))]);
         check(|s| integer(s, us), &[("45,000", Ok(45_000)), ("45 000", Err(Rule::Integer))]);
     }
 

@@ -216,6 +216,9 @@ fn a_file_can_be_processed_again(backend: Backend) {
     assert!(dup.get("superseded_by").is_none(), "{dup}");
     let (code, again) = ws.ingest(&file, &["--reprocess"]);
     assert_eq!((code, again["status"].as_str()), (0, Some("applied")), "{again}");
+    // Sent once more: a duplicate, and not "older than the register": the latest run is this content.
+    let (_, dup) = ws.ingest(&file, &[]);
+    assert!(dup["status"] == "duplicate" && dup.get("superseded_by").is_none(), "{dup}");
     assert_eq!((again["counts"]["new"].as_u64(), again["reprocess_of"].clone()), (Some(3000), first["run_id"].clone()));
     assert_eq!(ws.employee(&rows[0][0])["employment_type"], "Tillsvidare");
     let shown = ws.run(&["runs", "show", again["run_id"].as_str().unwrap()]);

@@ -87,6 +87,48 @@ fn nordpay(backend: Backend) {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
 
+/// Delta events whose cells match the stored print are still events: an end is recorded, and
+/// an end date before the stored start date is rejected once the two meet.
+fn nordpay_events_are_never_lost_to_the_cells_check(backend: Backend) {
+    let Some(ws) = workspace(backend, "nordpay") else { return };
+    story(&ws, "nordpay", "csv");
+    let read = |day: &str| {
+        let bytes = std::fs::read(fixtures().join(format!("tenants/nordpay/{day}.csv"))).unwrap();
+        encoding_rs::WINDOWS_1252.decode(&bytes).0.into_owned()
+    };
+    let (day1, day2) = (read("day1"), read("day2"));
+    let header = day1.lines().next().unwrap().to_owned();
+    // Someone employed on day 1 whom day 2 did not mention.
+    let id = day1
+        .lines()
+        .skip(1)
+        .map(|l| l.split(';').collect::<Vec<_>>())
+        .find(|c| c[7].is_empty() && !day2.lines().any(|l| l.split(';').nth(1) == Some(c[1])))
+        .map(|c| c[1].to_owned())
+        .unwrap();
+    let write = |name: &str, rows: &[String]| {
+        let text = format!("{header}\r\n{}\r\n", rows.join("\r\n"));
+        let path = ws.path().join(name);
+        std::fs::write(&path, encoding_rs::WINDOWS_1252.encode(&text).0).unwrap();
+        path
+    };
+    // Day 3 changes only an unmapped column: the stored print becomes that of the key alone.
+    let day3 = write("day3.csv", &[format!("ÄNDRING;{id};;;;;;;;;Kommunal")]);
+    let (code, r) = ws.ingest_as("nordpay", &day3, &["--now", "2026-12-03"]);
+    assert_eq!((code, r["counts"]["unchanged"].as_u64()), (0, Some(1)), "{r}");
+    // Day 4 ends the person with the same mapped cells: an end all the same.
+    let day4 = write("day4.csv", &[format!("SLUTAT;{id};;;;;;;;;")]);
+    let (code, r) = ws.ingest_as("nordpay", &day4, &["--now", "2026-12-04"]);
+    assert_eq!((code, r["counts"]["ended"].as_u64()), (0, Some(1)), "{r}");
+    assert_eq!(show(&ws, "nordpay", &id)["end_date"], "2026-12-04");
+    // An end before the stored start date is rejected, and the stored end stays.
+    let day5 = write("day5.csv", &[format!("SLUTAT;{id};;;;;;19990101;;;")]);
+    let (code, r) = ws.ingest_as("nordpay", &day5, &["--now", "2026-12-05"]);
+    assert_eq!((code, r["counts"]["rejected"].as_u64()), (4, Some(1)), "{r}");
+    assert_eq!(r["rejections"][0]["rule"], "date_order", "{r}");
+    assert_eq!(show(&ws, "nordpay", &id)["end_date"], "2026-12-04");
+}
+
 /// A hand-saved workbook: hidden code sheet, titles, date cells with times, number ids, footer.
 fn initech(backend: Backend) {
     let Some(ws) = workspace(backend, "initech") else { return };
@@ -100,5 +142,8 @@ fn initech(backend: Backend) {
 both_backends! {
     globex => sqlite_globex_web_hris_full_export, postgres_globex_web_hris_full_export;
     nordpay => sqlite_nordpay_payroll_delta_with_events, postgres_nordpay_payroll_delta_with_events;
+    nordpay_events_are_never_lost_to_the_cells_check =>
+        sqlite_nordpay_events_are_never_lost_to_the_cells_check,
+        postgres_nordpay_events_are_never_lost_to_the_cells_check;
     initech => sqlite_initech_workbook_with_title_dates_and_footer, postgres_initech_workbook_with_title_dates_and_footer;
 }
