@@ -63,8 +63,8 @@ impl Config {
                 p
             }
         };
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| ConfigError::Read { path: path.display().to_string(), reason: e.to_string() })?;
+        let text = crate::small_file::read_to_string(&path, 1024 * 1024)
+            .map_err(|reason| ConfigError::Read { path: path.display().to_string(), reason })?;
         let raw: RawConfig = toml::from_str(&text)
             .map_err(|e| ConfigError::Invalid { path: path.display().to_string(), reason: e.message().to_owned() })?;
         let root =

@@ -17,6 +17,7 @@ pub mod receive;
 pub mod register;
 pub mod report;
 pub mod seal;
+pub mod small_file;
 pub mod store;
 pub mod task;
 pub mod telemetry;

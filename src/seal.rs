@@ -128,10 +128,32 @@ impl MasterKey {
 
     pub fn load(path: &Path) -> Result<MasterKey, SealError> {
         let fail = |reason: &str| SealError::MasterKeyFile { path: path.display().to_string(), reason: reason.into() };
-        let text = std::fs::read_to_string(path).map_err(|e| fail(&e.to_string()))?;
+        // 32 bytes as hex and a newline; anything much larger is not a key file.
+        let text = crate::small_file::read_to_string(path, 4096).map_err(|e| fail(&e))?;
+        check_private(path).map_err(|e| fail(&e))?;
         let bytes = hex::decode(text.trim()).map_err(|_| fail("not a hex-encoded key"))?;
         Secret::from_slice(&bytes).map(MasterKey).map_err(|_| fail("not 32 bytes"))
     }
+}
+
+/// Refuses a key file that group or others may read, as OpenSSH does for private keys: the
+/// master key unlocks every person's values.
+#[cfg(unix)]
+fn check_private(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).map_err(|e| e.to_string())?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "it is readable or writable by group or others (mode {mode:04o}); make it private: chmod 600 {}",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private(_path: &Path) -> Result<(), String> {
+    Ok(())
 }
 
 /// The key of one run's cells prints (see `TenantKeys::cells_key`): a SipHash-2-4 key.

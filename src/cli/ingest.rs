@@ -47,8 +47,16 @@ const PROGRESS_MIN_BYTES: u64 = 8 * 1024 * 1024;
 
 pub async fn run(a: IngestArgs, g: &Global) -> anyhow::Result<u8> {
     let tenant = TenantId::parse(&a.tenant).map_err(UsageError)?;
-    if !a.file.is_file() {
-        return Err(UsageError(format!("{}: no such file", a.file.display())).into());
+    match std::fs::metadata(&a.file) {
+        Err(_) => return Err(UsageError(format!("{}: no such file", a.file.display())).into()),
+        Ok(m) if m.is_dir() => {
+            return Err(UsageError(format!("{}: is a directory, not a file", a.file.display())).into());
+        }
+        Ok(m) if !m.is_file() => {
+            let what = "is not a regular file (a FIFO, device or socket): give a complete file";
+            return Err(UsageError(format!("{}: {what}", a.file.display())).into());
+        }
+        Ok(_) => {}
     }
     let cfg = store::config(g)?;
     let path = store::mapping_path(&cfg, tenant.as_str(), a.mapping.clone());

@@ -72,7 +72,8 @@ impl Events {
 impl Mapping {
     /// Reads and checks a mapping file; `Err` lists every problem with its TOML line.
     pub fn load(path: &Path) -> Result<Mapping, MappingErrors> {
-        let text = std::fs::read_to_string(path).map_err(|e| MappingErrors {
+        // A mapping of thousands of fields is a few hundred KiB; more is not a mapping.
+        let text = crate::small_file::read_to_string(path, 4 * 1024 * 1024).map_err(|e| MappingErrors {
             errors: vec![ErrorAt { line: None, message: format!("cannot read {}: {e}", path.display()) }],
         })?;
         compile(&text).map_err(|errors| MappingErrors { errors })

@@ -6,6 +6,7 @@ mod bad_input;
 mod cli;
 mod fixtures;
 mod fuzz_corpus;
+mod hostile_input;
 mod late_encoding;
 mod paged_register;
 mod privacy;

@@ -1,0 +1,69 @@
+//! Issue 15: hostile and broken settings and arguments stay bounded and honest.
+
+use crate::support::{Backend, Workspace, fixtures};
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Case 5: the config, the mapping and the master key were read whole: `/dev/zero` grew memory
+/// without end and a FIFO blocked for ever. Each is now refused with what is wrong.
+#[cfg(unix)]
+#[test]
+fn settings_that_are_not_small_regular_files_are_refused() {
+    let Some(ws) = Workspace::new(Backend::Sqlite) else { return };
+    let file = fixtures().join("reference/day1.win1252.csv");
+    let f = file.to_str().unwrap();
+    let fifo = ws.path().join("mapping.fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--config", "/dev/zero", "ingest", f, "--tenant", "acme"], "not a regular file"),
+        (vec!["ingest", f, "--tenant", "acme", "--mapping", "/dev/zero"], "not a regular file"),
+        (vec!["ingest", f, "--tenant", "acme", "--mapping", fifo.to_str().unwrap()], "not a regular file"),
+        (vec!["mapping", "check", fifo.to_str().unwrap()], "not a regular file"),
+    ];
+    for (args, want) in cases {
+        let out = ws.run(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(want), "{args:?}: {}", stderr(&out));
+    }
+    // A master key file of the wrong kind, and a huge one.
+    let key = ws.path().join("data/master.key");
+    std::fs::remove_file(&key).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &key).unwrap();
+    let out = ws.run(&["ingest", f, "--tenant", "acme"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("master.key") && stderr(&out).contains("not a regular file"), "{}", stderr(&out));
+}
+
+/// Case 15: a master key that group or others may read was used silently.
+#[cfg(unix)]
+#[test]
+fn a_master_key_readable_by_others_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(ws) = Workspace::new(Backend::Sqlite) else { return };
+    let key = ws.path().join("data/master.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let file = fixtures().join("reference/day1.win1252.csv");
+    let out = ws.run(&["ingest", file.to_str().unwrap(), "--tenant", "acme"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("readable or writable by group or others (mode 0644)") && err.contains("chmod 600"), "{err}");
+    assert!(!ws.path().join("data/hrfeed.db").exists(), "nothing ran");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(ws.run(&["ingest", file.to_str().unwrap(), "--tenant", "acme"]).status.code(), Some(0));
+}
+
+/// Case 16: a directory or FIFO given as FILE was reported as "no such file".
+#[cfg(unix)]
+#[test]
+fn a_directory_or_fifo_as_the_file_says_what_it_is() {
+    let Some(ws) = Workspace::new(Backend::Sqlite) else { return };
+    let fifo = ws.path().join("export.csv");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    for (path, want) in [(ws.path().join("data"), "is a directory"), (fifo, "is not a regular file")] {
+        let out = ws.run(&["ingest", path.to_str().unwrap(), "--tenant", "acme"]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(stderr(&out).contains(want), "{}", stderr(&out));
+    }
+}
