@@ -21,6 +21,7 @@ pub mod small_file;
 pub mod store;
 pub mod task;
 pub mod telemetry;
+pub mod terminal;
 pub mod validate;
 pub mod value;
 pub mod workspace;

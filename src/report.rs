@@ -197,6 +197,7 @@ impl Report {
             let t = self.timings_ms.iter().map(|(k, v)| format!("{k} {v} ms")).collect::<Vec<_>>().join(", ");
             let _ = writeln!(s, "  timings: {t}");
         }
-        s
+        // File and column names come from the file: shown, never obeyed by the terminal.
+        crate::terminal::safe_lines(&s).into_owned()
     }
 }

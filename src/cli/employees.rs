@@ -67,7 +67,7 @@ async fn show<S: Store>(
                 |h| serde_json::json!({"run_id": h.run_id, "kind": h.kind, "fields": h.fields, "at": h.run_started_at}),
             )
             .collect();
-        out!(
+        out_json!(
             "{}",
             serde_json::json!({"tenant": tenant.as_str(), "employee_id": key.as_str(), "fields": fields, "history": hist})
         );

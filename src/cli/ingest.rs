@@ -113,7 +113,7 @@ pub async fn run(a: IngestArgs, g: &Global) -> anyhow::Result<u8> {
 
 pub fn print(report: &Report, format: ReportFormat) -> std::io::Result<()> {
     match format {
-        ReportFormat::Json => out!("{}", report.to_json()),
+        ReportFormat::Json => out_json!("{}", report.to_json()),
         ReportFormat::Text => super::emit(format_args!("{}", report.to_text()))?,
     }
     Ok(())

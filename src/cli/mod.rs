@@ -11,6 +11,14 @@ macro_rules! out {
     };
 }
 
+/// `out!` for JSON: written as it is (serde escapes control characters in strings, and the
+/// terminal escaping of `out!` would make the JSON invalid).
+macro_rules! out_json {
+    ($($t:tt)*) => {
+        $crate::cli::emit_raw(format_args!("{}\n", format_args!($($t)*)))?
+    };
+}
+
 /// `eprintln!` that never panics: a closed or broken stderr (`hrfeed … 2>&1 | head`) drops the
 /// message instead of aborting the process.
 macro_rules! warn_out {
@@ -32,8 +40,14 @@ use clap::{Args as ClapArgs, Parser, Subcommand};
 
 pub use store::UsageError;
 
-/// Writes to stdout for `out!`.
+/// Writes text to stdout for `out!`: names and values from files are shown, never obeyed by
+/// the terminal (`terminal::safe_lines`).
 pub fn emit(text: std::fmt::Arguments) -> std::io::Result<()> {
+    emit_raw(format_args!("{}", hrfeed::terminal::safe_lines(&text.to_string())))
+}
+
+/// Writes to stdout as it is, for `out_json!`.
+pub fn emit_raw(text: std::fmt::Arguments) -> std::io::Result<()> {
     use std::io::Write;
     match std::io::stdout().lock().write_fmt(text) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
@@ -45,7 +59,7 @@ pub fn emit(text: std::fmt::Arguments) -> std::io::Result<()> {
 /// to report it.
 pub fn emit_err(text: std::fmt::Arguments) {
     use std::io::Write;
-    let _ = std::io::stderr().lock().write_fmt(text);
+    let _ = std::io::stderr().lock().write_fmt(format_args!("{}", hrfeed::terminal::safe_lines(&text.to_string())));
 }
 
 /// hrfeed: validate, minimise, diff and apply employee HR exports under GDPR.

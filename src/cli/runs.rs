@@ -88,7 +88,7 @@ async fn run_with<S: Store>(s: &S, c: RunsCommand) -> anyhow::Result<u8> {
                     let v = serde_json::json!({"run_id": r.id.as_str(), "tenant": r.tenant.as_str(),
                         "status": r.status.as_str(), "file": r.file_name, "sha256": r.sha256,
                         "started_at": r.started_at, "finished_at": r.finished_at});
-                    out!("{v}");
+                    out_json!("{v}");
                 } else {
                     out!(
                         "{:<36}  {:<10}  {:<9}  {:<25}  {}",
@@ -119,7 +119,7 @@ async fn run_with<S: Store>(s: &S, c: RunsCommand) -> anyhow::Result<u8> {
                     if let Some(row) = p.row {
                         v["row"] = row.into();
                     }
-                    out!("{v}");
+                    out_json!("{v}");
                 } else {
                     match p.row {
                         Some(row) => out!("{:<9} {} (row {row})", p.class, key.unwrap_or("(no valid id)")),
@@ -134,7 +134,7 @@ async fn run_with<S: Store>(s: &S, c: RunsCommand) -> anyhow::Result<u8> {
                 return Err(UsageError(format!("no run with id {id}")).into());
             };
             if json {
-                out!("{}", r.report);
+                out_json!("{}", r.report);
             } else {
                 match serde_json::from_str::<hrfeed::report::Report>(&r.report) {
                     Ok(report) => super::emit(format_args!("{}", report.to_text()))?,

@@ -67,3 +67,41 @@ fn a_directory_or_fifo_as_the_file_says_what_it_is() {
         assert!(stderr(&out).contains(want), "{}", stderr(&out));
     }
 }
+
+/// Case 12: escape sequences and bidi overrides from a file reached the operator's terminal
+/// (header and file names in the text report and `runs list`, cell values in `employees show`).
+#[test]
+fn terminal_control_from_a_file_is_shown_not_obeyed() {
+    let Some(ws) = Workspace::new(Backend::Sqlite) else { return };
+    let (header, rows) = crate::support::reference_day1();
+    let first = header.iter().position(|c| c == "Förnamn").unwrap();
+    let mut header = header.clone();
+    header.push_field("Notes\u{1b}[2J\u{202e}");
+    let rows: Vec<csv::StringRecord> = rows[..5]
+        .iter()
+        .map(|r| {
+            let mut r = crate::support::with(r, first, "Åsa\u{1b}]0;owned\u{7}");
+            r.push_field("x");
+            r
+        })
+        .collect();
+    let path = ws.path().join("esc\u{1b}[31m.csv");
+    crate::support::write_csv(&path, &header, &rows);
+    let raw = |o: &std::process::Output| {
+        let all = [o.stdout.as_slice(), o.stderr.as_slice()].concat();
+        all.contains(&0x1b) || String::from_utf8_lossy(&all).contains('\u{202e}')
+    };
+    let out = ws.run(&["ingest", path.to_str().unwrap(), "--tenant", "acme"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!raw(&out), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Notes\\u{1b}[2J\\u{202e}"));
+    let id = rows[0][0].to_owned();
+    for args in [vec!["runs", "list"], vec!["employees", "show", "--tenant", "acme", &id]] {
+        let out = ws.run(&args);
+        assert!(out.status.success() && !raw(&out), "{args:?}: {}", String::from_utf8_lossy(&out.stdout));
+    }
+    // JSON stays JSON: serde escapes the control characters, and the value reads back whole.
+    let out = ws.run(&["employees", "show", "--tenant", "acme", &id, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["fields"]["first_name"], "Åsa\u{1b}]0;owned\u{7}");
+}
