@@ -540,23 +540,26 @@ struct Shared {
     keep_stored: Keep,
 }
 
-/// Per field, when an empty value keeps the stored one instead of clearing it.
+/// Per field, when an empty value keeps the stored one instead of clearing it; built once per
+/// run, as it depends only on the file's columns and the mapping.
 struct Keep {
-    /// The file lacks the column and the mapping says absence keeps what is stored.
-    absent: Vec<bool>,
-    /// The field keeps the stored value on a blank cell (`if_blank = "keep"`, delta files'
-    /// default), except in a hire's row, which is the whole record.
-    blank: Vec<bool>,
+    /// For a hire's row, which is the whole record: only fields whose column the file lacks and
+    /// whose mapping says absence keeps what is stored.
+    whole: Vec<bool>,
+    /// For any other row: those, and fields that keep the stored value on a blank cell
+    /// (`if_blank = "keep"`, delta files' default).
+    partial: Vec<bool>,
 }
 
 impl Keep {
     fn new(plan: &Plan, mapping: &Mapping) -> Keep {
-        Keep { absent: plan.keep_stored(mapping), blank: mapping.fields.iter().map(|f| f.blank_keeps).collect() }
+        let whole = plan.keep_stored(mapping);
+        let partial = whole.iter().zip(&mapping.fields).map(|(a, f)| *a || f.blank_keeps).collect();
+        Keep { whole, partial }
     }
 
-    fn for_row(&self, event: Option<mapping::Event>) -> Vec<bool> {
-        let whole = event == Some(mapping::Event::New);
-        self.absent.iter().zip(&self.blank).map(|(a, b)| *a || (*b && !whole)).collect()
+    fn for_row(&self, event: Option<mapping::Event>) -> &[bool] {
+        if event == Some(mapping::Event::New) { &self.whole } else { &self.partial }
     }
 }
 
@@ -881,7 +884,7 @@ impl<S: Store> Sink<'_, S> {
             let keep = self.shared.keep_stored.for_row(v.row.event);
             // The row as the file gave it, for quarantine should the merged row be rejected.
             let as_given = (keep.contains(&true) || v.row.end_from_today).then(|| v.row.values.clone());
-            let mut merged = merge_stored(&mut v.row.values, &old, &self.names, &keep);
+            let mut merged = merge_stored(&mut v.row.values, &old, &self.names, keep);
             // An end without a date is dated today only if none is stored: a status that
             // still says "ended" tomorrow must not move the end date (and the deletion) daily.
             if v.row.end_from_today

@@ -182,6 +182,30 @@ macro_rules! pending_deletions_method {
 }
 pub(crate) use pending_deletions_method;
 
+/// `Store::run_people` and `Store::latest_applied_run`, written once for both backends (their
+/// pools differ in type, their SQL does not).
+macro_rules! run_reads_methods {
+    () => {
+        async fn run_people(&self, tenant: &TenantId, run: &RunId) -> Result<Vec<super::RunPerson>, StoreError> {
+            let rows: Vec<(Option<String>, String, Option<i64>)> = sqlx::query_as(super::sql::RUN_PEOPLE)
+                .bind(tenant.as_str())
+                .bind(run.as_str())
+                .fetch_all(&self.register)
+                .await?;
+            Ok(super::run_people_from(rows))
+        }
+
+        async fn latest_applied_run(&self, tenant: &TenantId) -> Result<Option<(RunId, String)>, StoreError> {
+            let row: Option<(String, String)> = sqlx::query_as(super::sql::LATEST_APPLIED_RUN)
+                .bind(tenant.as_str())
+                .fetch_optional(&self.register)
+                .await?;
+            Ok(row.map(|(id, sha)| (RunId::from_stored(id), sha)))
+        }
+    };
+}
+pub(crate) use run_reads_methods;
+
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 

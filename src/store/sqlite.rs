@@ -269,17 +269,7 @@ impl Store for SqliteStore {
         Ok(row.map(|r| r.try_get::<String, _>("id")).transpose()?.map(RunId::from_stored))
     }
 
-    async fn run_people(&self, tenant: &TenantId, run: &RunId) -> Result<Vec<super::RunPerson>, StoreError> {
-        let rows: Vec<(Option<String>, String, Option<i64>)> =
-            sqlx::query_as(sql::RUN_PEOPLE).bind(tenant.as_str()).bind(run.as_str()).fetch_all(&self.register).await?;
-        Ok(super::run_people_from(rows))
-    }
-
-    async fn latest_applied_run(&self, tenant: &TenantId) -> Result<Option<(RunId, String)>, StoreError> {
-        let row: Option<(String, String)> =
-            sqlx::query_as(sql::LATEST_APPLIED_RUN).bind(tenant.as_str()).fetch_optional(&self.register).await?;
-        Ok(row.map(|(id, sha)| (RunId::from_stored(id), sha)))
-    }
+    super::run_reads_methods!();
 
     async fn load_register(&self, tenant: &TenantId, into: &Register) -> Result<(), StoreError> {
         // sqlx hands each SQLite row across a channel, microseconds apiece; a 1M-person register
