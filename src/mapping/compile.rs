@@ -140,6 +140,8 @@ pub fn compile(text: &str) -> Result<Mapping, Vec<ErrorAt>> {
         return Err(errors);
     }
     let Some(key) = key else { return Err(errors) };
+    let mut fields = fields;
+    fields[key].is_key = true;
     Ok(Mapping {
         tenant,
         read: ReadOptions { header_hints: fields[key].columns.clone(), ..read },
@@ -259,7 +261,7 @@ fn read_options(src: &RawSource, lines: &Lines, err: &mut impl FnMut(Option<usiz
     if let Some(f) = &src.footer_pattern {
         match Regex::new(f.get_ref()) {
             Ok(r) => o.footer = Some(r),
-            Err(_) => err(lines.at(f), "[source] footer_pattern is not a valid regular expression".into()),
+            Err(e) => err(lines.at(f), format!("[source] footer_pattern {}", regex_fault(&e))),
         }
     }
     o.end_at_blank_row = src.end_at_blank_row.unwrap_or(false);
@@ -313,8 +315,8 @@ fn field(
     }
     let pattern = f.pattern.as_ref().and_then(|p| match Regex::new(p) {
         Ok(r) => Some(r),
-        Err(_) => {
-            fail("`pattern` is not a valid regular expression".into());
+        Err(e) => {
+            fail(format!("`pattern` {}", regex_fault(&e)));
             None
         }
     });
@@ -400,6 +402,7 @@ fn field(
         return None;
     }
     Some(Field {
+        is_key: false,
         name: name.to_owned(),
         columns,
         column: f.column.clone(),
@@ -628,5 +631,16 @@ fn policy(raw: &RawMapping, err: &mut impl FnMut(Option<usize>, String)) -> Poli
         raw_file_retention_days: p.raw_file_retention_days.unwrap_or(d.raw_file_retention_days),
         rejected_row_retention_days: p.rejected_row_retention_days.unwrap_or(d.rejected_row_retention_days),
         run_report_retention_days: p.run_report_retention_days.unwrap_or(d.run_report_retention_days),
+    }
+}
+
+/// What is wrong with a pattern, without quoting it (it may hold example values).
+fn regex_fault(e: &regex::Error) -> String {
+    match e {
+        regex::Error::CompiledTooBig(limit) => format!(
+            "is a valid regular expression, but compiles to more than the {limit} bytes a pattern may take: \
+             simplify it (fewer or smaller repetitions such as `{{1000}}`)"
+        ),
+        _ => "is not a valid regular expression".into(),
     }
 }

@@ -119,6 +119,9 @@ pub enum FileMode {
 #[derive(Debug)]
 pub struct Field {
     pub name: String,
+    /// The file's key: its text is normalised (NFKC, invisible characters removed) before any
+    /// rule, and without a `pattern` it must then be ASCII.
+    pub is_key: bool,
     /// The column name and its aliases, normalised with `read::normalise_header`; the first is the main one.
     pub columns: Vec<String>,
     /// The column name as the mapping writes it, for messages.

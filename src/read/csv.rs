@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::encoding;
+use super::encoding::{self, MixedEncoding};
 use super::sniff::{self, HeaderSearch, Verdict};
 use super::{Detected, Header, ReadError, ReadOptions, Record};
 
@@ -224,7 +224,10 @@ impl CsvRecords {
         }
         let line = self.reader.position().line();
         match error.into_kind() {
-            ::csv::ErrorKind::Io(e) => ReadError::Io(e),
+            ::csv::ErrorKind::Io(e) => match e.get_ref().and_then(|i| i.downcast_ref::<MixedEncoding>()) {
+                Some(m) => ReadError::MixedEncoding { switched_at: m.switched_at, utf8_at: m.utf8_at },
+                None => ReadError::Io(e),
+            },
             _ => ReadError::Csv { line, reason: "the CSV parser failed".to_owned() },
         }
     }
@@ -371,7 +374,7 @@ impl<R: Read> Scanner<R> {
             if cells > MAX_CELLS {
                 self.fault = Some(ReadError::Csv {
                     line: self.record_line,
-                    reason: format!("a row has more than {MAX_CELLS} cells"),
+                    reason: format!("a row has more than {MAX_CELLS} cells, the most a row may have"),
                 });
                 return;
             }

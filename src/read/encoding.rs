@@ -20,6 +20,16 @@ use super::{EncodingChoice, ReadError};
 /// How much of the file is looked at to sniff the encoding and the delimiter.
 pub(super) const PREFIX_BYTES: usize = 64 * 1024;
 
+/// Blank lines before the header beyond this fail the file: no export starts so, and they would
+/// all be held to find the text to sniff.
+const MAX_LEADING_BLANK_BYTES: usize = 16 * 1024 * 1024;
+
+/// The length of the blank lines (and a UTF-8 BOM) that start `bytes`.
+fn leading_blank(bytes: &[u8]) -> usize {
+    let bom = if bytes.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
+    bom + bytes[bom..].iter().position(|b| !matches!(b, b'\r' | b'\n' | b' ' | b'\t')).unwrap_or(bytes.len() - bom)
+}
+
 /// The file opened as a byte stream for the CSV parser.
 pub(super) struct Source {
     /// Bytes for the parser, BOM removed, as UTF-8 (meant to be: a UTF-8 file may hold bad bytes).
@@ -43,7 +53,21 @@ pub(super) fn open(path: &Path, choice: EncodingChoice) -> Result<Source, ReadEr
     let mut file = CountingFile { file: File::open(path)?, bytes_read: Arc::clone(&bytes_read) };
     let mut prefix = Vec::with_capacity(PREFIX_BYTES);
     (&mut file).take(PREFIX_BYTES as u64).read_to_end(&mut prefix)?;
-    let prefix_is_all = prefix.len() < PREFIX_BYTES;
+    // Blank lines before the header are skipped, so they must not fill the prefix that the
+    // encoding and delimiter are sniffed from: read on until it holds text.
+    let mut prefix_is_all = prefix.len() < PREFIX_BYTES;
+    while !prefix_is_all {
+        let blank = leading_blank(&prefix);
+        let text = prefix.len() - blank;
+        if text >= PREFIX_BYTES {
+            break;
+        }
+        if blank > MAX_LEADING_BLANK_BYTES {
+            return Err(ReadError::LeadingBlank { limit: MAX_LEADING_BLANK_BYTES });
+        }
+        let want = (PREFIX_BYTES - text) as u64;
+        prefix_is_all = (&mut file).take(want).read_to_end(&mut prefix)? < want as usize;
+    }
 
     check_declared(&prefix, prefix_is_all, choice)?;
     let (kind, bom_len) = decide(&prefix, prefix_is_all, choice);
@@ -62,6 +86,7 @@ pub(super) fn open(path: &Path, choice: EncodingChoice) -> Result<Source, ReadEr
             at: 0,
             decided: None,
             name: Arc::clone(&decided_later),
+            lines: 0,
         }),
         _ => transcoded(kind.transcoded_from(), stream),
     };
@@ -91,6 +116,8 @@ struct FirstNonAscii {
     at: usize,
     decided: Option<Box<dyn Read + Send>>,
     name: Arc<OnceLock<&'static str>>,
+    /// Line feeds passed on, so the decision can say on which line it was made.
+    lines: u64,
 }
 
 impl FirstNonAscii {
@@ -123,6 +150,7 @@ impl Read for FirstNonAscii {
             if ascii > 0 {
                 let n = ascii.min(buf.len());
                 buf[..n].copy_from_slice(&rest[..n]);
+                self.lines += memchr::memchr_iter(b'\n', &rest[..n]).count() as u64;
                 self.at += n;
                 return Ok(n);
             }
@@ -136,12 +164,83 @@ impl Read for FirstNonAscii {
             let kind = if utf8 { Kind::Utf8 { bom: false } } else { Kind::Windows1252 };
             let _ = self.name.set(kind.name());
             let held = std::mem::take(&mut self.held).split_off(self.at);
-            let stream: Box<dyn Read + Send> = match self.inner.take() {
+            let mut stream: Box<dyn Read + Send> = match self.inner.take() {
                 Some(inner) => Box::new(Cursor::new(held).chain(inner)),
                 None => Box::new(Cursor::new(held)),
             };
+            if kind == Kind::Windows1252 {
+                let line = self.lines + 1;
+                stream = Box::new(NoUtf8After { inner: stream, switched_at: line, lines: line, carry: Vec::new() });
+            }
             self.decided = Some(transcoded(kind.transcoded_from(), stream));
         }
+    }
+}
+
+/// A file read as Windows-1252 from a late byte that is not UTF-8 must not hold UTF-8 text
+/// after it: a UTF-8 export with one stray byte would otherwise have every later `ä` stored as
+/// `Ã¤`. Such a file mixes encodings, and is refused where the UTF-8 shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("line {utf8_at}: valid UTF-8 text after line {switched_at} was read as Windows-1252")]
+pub(super) struct MixedEncoding {
+    pub switched_at: u64,
+    pub utf8_at: u64,
+}
+
+struct NoUtf8After {
+    inner: Box<dyn Read + Send>,
+    switched_at: u64,
+    /// The line of the next byte passed on.
+    lines: u64,
+    /// The start of a character cut by the end of the last read.
+    carry: Vec<u8>,
+}
+
+/// At a byte ≥ 0x80: `Some(true)` if a whole UTF-8 character of two or more bytes starts here,
+/// `None` if `bytes` end before it could, else `Some(false)`.
+fn utf8_char_at(bytes: &[u8]) -> Option<bool> {
+    let width = match bytes[0] {
+        0xC2..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF4 => 4,
+        _ => return Some(false),
+    };
+    match std::str::from_utf8(&bytes[..width.min(bytes.len())]) {
+        Ok(_) if bytes.len() >= width => Some(true),
+        Ok(_) => None,
+        Err(e) if e.error_len().is_none() => None,
+        Err(_) => Some(false),
+    }
+}
+
+impl Read for NoUtf8After {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        // The bytes pass on as they are; only a character cut at the end is kept, to be looked at
+        // whole with the next read (it is a lead byte and continuation bytes: no line feed).
+        let mut view = std::mem::take(&mut self.carry);
+        view.extend_from_slice(&buf[..n]);
+        let mut i = 0;
+        while let Some(at) = view[i..].iter().position(|b| *b >= 0x80 || *b == b'\n') {
+            let at = i + at;
+            i = at + 1;
+            if view[at] == b'\n' {
+                self.lines += 1;
+                continue;
+            }
+            match utf8_char_at(&view[at..]) {
+                Some(true) => {
+                    let found = MixedEncoding { switched_at: self.switched_at, utf8_at: self.lines };
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, found));
+                }
+                None if n > 0 => {
+                    self.carry = view[at..].to_vec();
+                    break;
+                }
+                _ => {}
+            }
+        }
+        Ok(n)
     }
 }
 
@@ -411,12 +510,21 @@ mod tests {
             std::fs::write(f.path(), &bytes).unwrap();
             let mut source = open(f.path(), EncodingChoice::Auto).unwrap();
             let mut got = Vec::new();
-            source.reader.read_to_end(&mut got).unwrap();
+            let read = source.reader.read_to_end(&mut got);
             let first = tail.iter().position(|b| !b.is_ascii());
             let utf8 = first.is_some_and(|i| match std::str::from_utf8(&tail[i..tail.len().min(i + 4)]) {
                 Ok(_) => true,
                 Err(e) => e.valid_up_to() > 0,
             });
+            // Read as 1252 from a late byte, a UTF-8 character after it is refused (`NoUtf8After`).
+            let mixed = !utf8
+                && first.is_some_and(|i| (i..tail.len()).any(|j| tail[j] >= 0x80 && utf8_char_at(&tail[j..]) == Some(true)));
+            if mixed {
+                let e = read.unwrap_err();
+                proptest::prop_assert!(e.get_ref().is_some_and(|i| i.is::<MixedEncoding>()), "{e}");
+                return Ok(());
+            }
+            read.unwrap();
             let want = if first.is_none() || utf8 {
                 bytes.clone()
             } else {

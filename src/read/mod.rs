@@ -54,6 +54,12 @@ pub struct ReadOptions {
     pub max_uncompressed_bytes: u64,
     /// Workbook refused when uncompressed/compressed exceeds this for any entry.
     pub max_compression_ratio: u64,
+    /// XLSX parts that calamine reads whole (shared strings, styles, the workbook; not the
+    /// sheets, which stream) may declare no more than this in total.
+    pub max_loaded_part_bytes: u64,
+    /// The most cells an XLS or ODS workbook (loaded whole) may make the reader hold: its
+    /// sheets' used areas (rows × columns) and the cells read for them. About 40 bytes each.
+    pub max_workbook_cells: u64,
     /// A data row whose first non-blank cell matches this ends the data: it and every row
     /// after it are a footer (totals, "printed by"), not people.
     pub footer: Option<regex::Regex>,
@@ -73,6 +79,8 @@ impl Default for ReadOptions {
             max_field_bytes: 64 * 1024,
             max_uncompressed_bytes: 512 * 1024 * 1024,
             max_compression_ratio: 200,
+            max_loaded_part_bytes: 128 * 1024 * 1024,
+            max_workbook_cells: 4_000_000,
             footer: None,
             end_at_blank_row: false,
         }
@@ -192,6 +200,14 @@ pub enum ReadError {
          `[source] encoding = \"{likely}\"` (or \"auto\")"
     )]
     WrongEncoding { declared: &'static str, likely: &'static str, evidence: &'static str },
+    #[error(
+        "line {utf8_at}: the file mixes encodings: up to line {switched_at} it is ASCII, line {switched_at} has a byte \
+         that is not UTF-8 (so it was read as Windows-1252 from there), but line {utf8_at} holds UTF-8 text, which \
+         Windows-1252 would misread (ä as Ã¤); export the file again in one encoding, or set `[source] encoding`"
+    )]
+    MixedEncoding { switched_at: u64, utf8_at: u64 },
+    #[error("the file starts with more than {limit} bytes of blank lines before any text")]
+    LeadingBlank { limit: usize },
     #[error("line {line}: the file is not valid {encoding} text")]
     Encoding { line: u64, encoding: &'static str },
     #[error("line {line}: unbalanced quote: a quoted cell runs to the end of the file")]
@@ -202,6 +218,13 @@ pub enum ReadError {
     Encrypted,
     #[error("the workbook is refused before opening: {reason} (possible zip bomb)")]
     ZipBomb { reason: String },
+    #[error(
+        "the {format} workbook is refused: {reason}; an export this large should come as XLSX or CSV, which are \
+         read as they stream"
+    )]
+    TooManyCells { format: &'static str, reason: String },
+    #[error("the workbook is refused: {reason} (damaged, or a zip bomb)")]
+    Inflated { reason: String },
     #[error("the file's content is {actual}, not what its extension `.{extension}` says")]
     WrongExtension { extension: String, actual: &'static str },
     #[error("the workbook has no sheet named `{0}`")]

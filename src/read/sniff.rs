@@ -170,7 +170,9 @@ fn counts_per_line(prefix: &[u8], prefix_is_all: bool, delimiter: u8) -> Vec<usi
             _ => blank = false,
         }
     }
-    if prefix_is_all && !blank {
+    // A cut last line is counted only if it is the only one: a header wider than the prefix
+    // still shows its delimiter.
+    if (prefix_is_all || counts.is_empty()) && !blank {
         counts.push(count);
     }
     counts

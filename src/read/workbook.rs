@@ -21,6 +21,10 @@ const RATIO_CHECK_MIN_BYTES: u64 = 1024 * 1024;
 /// Excel's last date, 9999-12-31; serials beyond it are rendered as numbers.
 const LAST_EXCEL_SERIAL: f64 = 2_958_466.0;
 
+/// The most bytes one XML element or text may span in a workbook part: quick-xml holds a whole
+/// one in memory, and a cell is at most `max_field_bytes` anyway.
+const MAX_XML_TOKEN_BYTES: u64 = 4 * 1024 * 1024;
+
 /// Rows per batch from the XLSX streaming thread.
 const STREAM_BATCH: usize = 256;
 
@@ -332,6 +336,9 @@ fn workbook_error(format: FormatChoice, reason: &str) -> ReadError {
 /// Checks the container, opens the workbook and starts on the chosen sheet.
 /// The chosen sheet's rows and its name.
 fn rows(path: &Path, format: FormatChoice, options: &ReadOptions) -> Result<(Rows, String), ReadError> {
+    // calamine's own bounds (vendor/calamine/src/bounds.rs): the same for every file.
+    calamine::bounds::MAX_CELLS.store(options.max_workbook_cells, std::sync::atomic::Ordering::Relaxed);
+    calamine::bounds::MAX_XML_TOKEN_BYTES.store(MAX_XML_TOKEN_BYTES, std::sync::atomic::Ordering::Relaxed);
     let loaded = |(range, name): (Range<Data>, String)| {
         let first_line = range.start().map_or(1, |(row, _)| u64::from(row) + 1);
         (Rows::Loaded { range, first_line, next: 0 }, name)
@@ -482,6 +489,21 @@ fn send_rows(
 /// calamine's messages can quote the file (sheet names, values); keep only the kind.
 fn calamine_error(format: FormatChoice, error: calamine::Error, reason: &str) -> ReadError {
     use calamine::{Error, OdsError, XlsError, XlsxError};
+    if let Some(exceeded) = exceeded(&error) {
+        let name = format_name(format);
+        return match exceeded.what {
+            "cells" => ReadError::TooManyCells {
+                format: name,
+                reason: format!("its sheets would hold more than {} cells (rows × columns)", exceeded.limit),
+            },
+            "declared size" => ReadError::Inflated {
+                reason: format!("a part inflates to more than the {} bytes it declares", exceeded.limit),
+            },
+            _ => ReadError::Inflated {
+                reason: format!("a part holds an XML element or text longer than {} bytes", exceeded.limit),
+            },
+        };
+    }
     match error {
         Error::Xlsx(XlsxError::Password) | Error::Xls(XlsError::Password) | Error::Ods(OdsError::Password) => {
             ReadError::Encrypted
@@ -491,8 +513,29 @@ fn calamine_error(format: FormatChoice, error: calamine::Error, reason: &str) ->
         {
             ReadError::Io(e)
         }
+        // These messages are calamine's own fixed phrases, never the file's text.
+        Error::Xlsx(XlsxError::Unexpected(what)) => {
+            workbook_error(format, &format!("{reason}: {}", what.to_lowercase()))
+        }
+        Error::Xls(XlsError::Len { typ, .. }) => workbook_error(format, &format!("{reason}: a damaged {typ} record")),
         _ => workbook_error(format, reason),
     }
+}
+
+/// The bound calamine met, if that is what failed: it comes wrapped in an `io::Error`, itself
+/// perhaps inside quick-xml's error.
+fn exceeded(error: &calamine::Error) -> Option<calamine::bounds::Exceeded> {
+    let mut at: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = at {
+        let io = e
+            .downcast_ref::<std::io::Error>()
+            .or_else(|| e.downcast_ref::<std::sync::Arc<std::io::Error>>().map(|a| &**a));
+        if let Some(found) = io.and_then(|io| io.get_ref()).and_then(|i| i.downcast_ref()) {
+            return Some(*found);
+        }
+        at = e.source();
+    }
+    None
 }
 
 /// Refuses a zip container whose central directory promises too much: more than
@@ -509,16 +552,28 @@ fn check_zip(path: &Path, format: FormatChoice, options: &ReadOptions) -> Result
     }
     let mut archive = zip::ZipArchive::new(BufReader::new(File::open(path)?))
         .map_err(|_| workbook_error(format, "the file is truncated or not a zip container"))?;
-    let mut total: u64 = 0;
+    let (mut total, mut loaded): (u64, u64) = (0, 0);
     for i in 0..archive.len() {
         let entry = archive.by_index_raw(i).map_err(|_| workbook_error(format, "the zip container is damaged"))?;
         let (size, compressed) = (entry.size(), entry.compressed_size());
         total = total.saturating_add(size);
+        // calamine streams an XLSX sheet but holds every other part it reads whole.
+        if format != FormatChoice::Ods && !entry.name().starts_with("xl/worksheets/") {
+            loaded = loaded.saturating_add(size);
+        }
         if size > RATIO_CHECK_MIN_BYTES && size / compressed.max(1) > options.max_compression_ratio {
             return Err(ReadError::ZipBomb {
                 reason: format!("entry {} expands more than {} times", i + 1, options.max_compression_ratio),
             });
         }
+    }
+    if loaded > options.max_loaded_part_bytes {
+        return Err(ReadError::ZipBomb {
+            reason: format!(
+                "its shared strings and other parts read whole expand to more than {} bytes",
+                options.max_loaded_part_bytes
+            ),
+        });
     }
     if total > options.max_uncompressed_bytes {
         return Err(ReadError::ZipBomb {

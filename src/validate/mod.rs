@@ -266,6 +266,33 @@ pub fn validate(record: &Record, plan: &Plan, mapping: &Mapping, ctx: Context) -
     }
 }
 
+/// A key as its people mean it: fullwidth digits and other compatibility forms as their plain
+/// characters (NFKC), and characters that show as nothing (zero-width spaces, bidi controls, soft
+/// hyphens, control characters) removed. Otherwise `１００１` or `1001` with a zero-width space
+/// would be a new person, and the real one missing.
+fn plain_key(cell: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    cell.nfkc().filter(|c| !invisible(*c)).collect()
+}
+
+/// Characters of Unicode's format category (Cf) and controls, which render as nothing.
+fn invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{061C}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{206F}'
+                | '\u{FEFF}'
+                | '\u{FFF9}'..='\u{FFFB}'
+                | '\u{E0000}'..='\u{E007F}'
+        )
+}
+
 /// The date fields whose value lies before that of their `not_before` field (ISO dates compare
 /// as text).
 pub fn date_order_broken(mapping: &Mapping, values: &[Option<Value>]) -> Vec<usize> {
@@ -355,6 +382,16 @@ pub fn encode_cells(record: &Record, plan: &Plan, mapping: &Mapping, ctx: Contex
 
 /// Checks one cell against one field's rules; `Ok(None)` for an allowed empty cell.
 fn check_field(cell: &str, field: &Field, ctx: Context) -> Result<Option<Value>, Vec<Rule>> {
+    let plain;
+    let cell = if field.is_key && !cell.is_ascii() {
+        plain = plain_key(cell);
+        if field.pattern.is_none() && !plain.is_ascii() {
+            return Err(vec![Rule::KeyCharacters]);
+        }
+        plain.as_str()
+    } else {
+        cell
+    };
     let mut text = if field.trim { cell.trim() } else { cell };
     if !field.recode.is_empty()
         && let Some((_, to)) = field.recode.iter().find(|(from, _)| text.trim().to_lowercase() == *from)

@@ -54,6 +54,9 @@ pub enum Rule {
     EventConflict,
     /// A delta file's event cell that names none of the mapping's events.
     UnknownEvent,
+    /// A key that, normalised, still holds characters other than ASCII (a look-alike letter
+    /// from another script, say) where the key field declares no `pattern` to allow them.
+    KeyCharacters,
 }
 
 impl Rule {
@@ -84,6 +87,7 @@ impl Rule {
             Rule::UnknownKey => "unknown_key",
             Rule::EventConflict => "event_conflict",
             Rule::UnknownEvent => "unknown_event",
+            Rule::KeyCharacters => "key_characters",
         }
     }
 }

@@ -11,14 +11,14 @@ struct Corpus {
 }
 
 #[derive(Debug, Deserialize)]
-struct Case {
-    file: String,
-    exit: i32,
+pub(crate) struct Case {
+    pub file: String,
+    pub exit: i32,
     #[serde(default)]
-    error: Option<String>,
+    pub error: Option<String>,
 }
 
-fn corpus() -> Vec<Case> {
+pub(crate) fn corpus() -> Vec<Case> {
     let text = std::fs::read_to_string(fixtures().join("bad/expected.toml")).unwrap();
     toml::from_str::<Corpus>(&text).unwrap().case
 }

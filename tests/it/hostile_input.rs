@@ -105,3 +105,154 @@ fn terminal_control_from_a_file_is_shown_not_obeyed() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["fields"]["first_name"], "Åsa\u{1b}]0;owned\u{7}");
 }
+
+/// Cases 1–4: a small workbook (a far cell, a lying DIMENSIONS record, a repeat of a billion,
+/// zip entries inflating past what they declare) once made the reader allocate gigabytes or
+/// abort. Every file of the bad corpus, these among them, now gives its outcome within 256 MiB,
+/// run under an address-space cap so that a regression fails here instead of taking the machine.
+#[cfg(unix)]
+#[test]
+fn every_bad_file_is_answered_in_bounded_memory() {
+    let Some(ws) = Workspace::new(Backend::Sqlite) else { return };
+    let cases = crate::bad_input::corpus();
+    assert!(cases.len() >= 60, "the corpus has {} cases, want at least 60", cases.len());
+    for case in cases {
+        let file = fixtures().join("bad").join(&case.file);
+        let args = ["ingest", file.to_str().unwrap(), "--tenant", "acme", "--dry-run", "--report", "json"];
+        let Some((out, peak_mib)) = ws.run_capped(&args, 4096) else { return };
+        assert_eq!(out.status.code(), Some(case.exit), "{}: {}", case.file, stderr(&out));
+        if let Some(want) = &case.error {
+            let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let error = report["error"].as_str().unwrap_or_default();
+            assert!(error.contains(want.as_str()), "{}: `{error}` does not say `{want}`", case.file);
+        }
+        assert!(peak_mib <= 256, "{}: peak RSS {peak_mib} MiB", case.file);
+    }
+}
+
+/// Writes the reference export's header and `rows` as a UTF-8 `;` CSV.
+fn write_csv(path: &std::path::Path, header: &csv::StringRecord, rows: &[csv::StringRecord]) {
+    let mut w = csv::WriterBuilder::new().delimiter(b';').from_path(path).unwrap();
+    w.write_record(header).unwrap();
+    for r in rows {
+        w.write_record(r).unwrap();
+    }
+    w.flush().unwrap();
+}
+
+/// Case 11: a key with a zero-width space, in fullwidth digits or behind a bidi mark was a new
+/// person, and the real one missing. Keys are normalised (NFKC, invisible characters removed);
+/// what still is not ASCII is rejected where no `pattern` allows it.
+#[test]
+fn keys_with_invisible_or_look_alike_characters_are_the_same_person_or_rejected() {
+    let Some(ws) = Workspace::new(Backend::Sqlite) else { return };
+    let (header, rows) = crate::support::reference_day1();
+    let key = header.iter().position(|h| h == "Anst.nr").unwrap();
+    let day1 = ws.path().join("day1.csv");
+    write_csv(&day1, &header, &rows);
+    assert_eq!(ws.ingest(&day1, &[]).0, 0);
+
+    let spoil = |rows: &mut Vec<csv::StringRecord>, i: usize, f: &dyn Fn(&str) -> String| {
+        let cells: Vec<String> =
+            rows[i].iter().enumerate().map(|(c, v)| if c == key { f(v) } else { v.to_owned() }).collect();
+        rows[i] = csv::StringRecord::from(cells);
+    };
+    let fullwidth = |k: &str| -> String {
+        k.chars().map(|c| c.to_digit(10).and_then(|d| char::from_u32(0xFF10 + d)).unwrap_or(c)).collect()
+    };
+    let mut day2 = rows.clone();
+    spoil(&mut day2, 5, &|k| format!("{k}\u{200B}"));
+    spoil(&mut day2, 50, &fullwidth);
+    spoil(&mut day2, 500, &|k| format!("\u{202D}{k}\u{202C}"));
+    spoil(&mut day2, 1500, &|k| format!("\u{FEFF}{k}\u{00AD}"));
+    let file = ws.path().join("day2.csv");
+    write_csv(&file, &header, &day2);
+    let (code, report) = ws.ingest(&file, &[]);
+    assert_eq!(code, 0, "{report}");
+    let counts = &report["counts"];
+    assert_eq!((counts["new"].as_u64(), counts["missing"].as_u64()), (Some(0), Some(0)), "{report}");
+    assert_eq!(counts["rejected"].as_u64(), Some(0), "{report}");
+
+    // Without a key `pattern`, a key that stays non-ASCII (Arabic-Indic digits) is rejected
+    // rather than becoming a look-alike person.
+    let mapping = ws.path().join("mappings/acme.toml");
+    let text = std::fs::read_to_string(&mapping).unwrap();
+    let without: String =
+        text.lines().filter(|l| !l.starts_with("pattern = \"^[0-9A-Za-z]+$\"")).map(|l| format!("{l}\n")).collect();
+    assert_ne!(without, text, "the key pattern was removed");
+    std::fs::write(&mapping, without).unwrap();
+    let mut day3 = rows.clone();
+    spoil(&mut day3, 7, &|k| {
+        k.chars().map(|c| c.to_digit(10).and_then(|d| char::from_u32(0x0660 + d)).unwrap_or(c)).collect()
+    });
+    let file = ws.path().join("day3.csv");
+    write_csv(&file, &header, &day3);
+    let (_, report) = ws.ingest(&file, &[]);
+    let rules: Vec<&str> = report["rejections"].as_array().unwrap().iter().filter_map(|r| r["rule"].as_str()).collect();
+    assert_eq!(rules, ["key_characters"], "{report}");
+    assert_eq!(report["counts"]["new"].as_u64(), Some(0), "{report}");
+}
+
+/// Case 10: a UTF-8 export whose first 64 KiB are ASCII and whose first other byte is not UTF-8
+/// was read as Windows-1252 from there, and every later `ä` stored as `Ã¤`. Such a file mixes
+/// encodings: it is refused, naming both lines, and nothing is applied.
+#[test]
+fn a_late_stray_byte_never_turns_later_utf8_into_mojibake() {
+    let Some(ws) = Workspace::new(Backend::Sqlite) else { return };
+    let plain = |s: &str| {
+        s.replace(['å', 'ä'], "a").replace('ö', "o").replace(['Å', 'Ä'], "A").replace('Ö', "O").replace('é', "e")
+    };
+    let acme = std::fs::read_to_string(ws.path().join("mappings/acme.toml")).unwrap();
+    std::fs::write(ws.path().join("mappings/plain.toml"), plain(&acme)).unwrap();
+    let (header, rows) = crate::support::reference_day1();
+    let first = header.iter().position(|h| h == "Förnamn").unwrap();
+    let note = header.iter().position(|h| h == "Anteckning").unwrap();
+    let mut bytes = (header.iter().map(plain).collect::<Vec<_>>().join(";") + "\r\n").into_bytes();
+    let (stray, utf8) = (rows.len() - 40, rows.len() - 20);
+    for (i, row) in rows.iter().enumerate() {
+        let cells: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(c, v)| {
+                if i == utf8 && c == first { "Pär".to_owned() } else { plain(v).replace([';', '"', '\r', '\n'], " ") }
+            })
+            .collect();
+        let mut line = cells.join(";").into_bytes();
+        if i == stray {
+            // One byte that is not UTF-8, in an unmapped column.
+            let at = cells[..note].iter().map(|c| c.len() + 1).sum::<usize>();
+            line.insert(at, 0xE9);
+        }
+        bytes.extend(line);
+        bytes.extend(b"\r\n");
+    }
+    assert!(bytes[..64 * 1024].is_ascii());
+    let file = ws.path().join("mixed.csv");
+    std::fs::write(&file, &bytes).unwrap();
+    let (code, report) = ws.ingest(&file, &["--mapping", "mappings/plain.toml"]);
+    assert_eq!(code, 1, "{report}");
+    let error = report["error"].as_str().unwrap();
+    let (stray_line, utf8_line) = (stray + 2, utf8 + 2);
+    assert!(
+        error.contains("mixes encodings")
+            && error.contains(&format!("line {stray_line} has a byte"))
+            && error.contains(&format!("line {utf8_line} holds UTF-8")),
+        "{error}"
+    );
+    assert!(!error.contains("Pär"), "{error}");
+    assert_eq!(ws.table_counts().into_iter().find(|(t, _)| t == "employees").map(|(_, n)| n), Some(0));
+}
+
+/// Case 16: a pattern over the regex size limit was "not a valid regular expression".
+#[test]
+fn a_pattern_too_big_to_compile_says_so() {
+    let Some(ws) = Workspace::new(Backend::Sqlite) else { return };
+    ws.edit_mapping("fields.employee_id", r#"pattern = "^(\\w{1000}){1000}$""#);
+    let out = ws.run(&["mapping", "check", "mappings/acme.toml"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("is a valid regular expression, but compiles to more than") && err.contains("simplify"),
+        "{err}"
+    );
+}

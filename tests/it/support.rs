@@ -5,6 +5,8 @@ use std::process::{Command, Output};
 
 use tempfile::TempDir;
 
+const TIME: &str = "/usr/bin/time";
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_hrfeed");
 
 /// The backends every store-touching test runs on.
@@ -114,7 +116,11 @@ impl Workspace {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
+        self.program(BIN, args)
+    }
+
+    fn program(&self, program: &str, args: &[&str]) -> Command {
+        let mut c = Command::new(program);
         c.args(args).current_dir(self.dir.path()).env_remove("HRFEED_DATABASE_URL").env_remove("HRFEED_LOG");
         if let Some(pg) = &self.pg {
             c.env("HRFEED_DATABASE_URL", &pg.url);
@@ -124,6 +130,32 @@ impl Workspace {
 
     pub fn run(&self, args: &[&str]) -> Output {
         self.command(args).output().unwrap()
+    }
+
+    /// Runs hrfeed with its address space capped at `cap_mib` (so a runaway allocation fails
+    /// instead of taking the machine) and measures its peak RSS with GNU time: (output without
+    /// time's line, peak RSS in MiB). `None` (loudly) where /usr/bin/time is absent outside CI.
+    pub fn run_capped(&self, args: &[&str], cap_mib: u64) -> Option<(Output, u64)> {
+        if !Path::new(TIME).exists() {
+            assert!(!under_ci(), "{TIME} is required under CI=true (.ci/run installs the `time` package)");
+            eprintln!(
+                "\n*** SKIPPED: {TIME} is absent, so peak memory cannot be measured (apt-get install time) ***\n"
+            );
+            return None;
+        }
+        let script = format!("ulimit -v {}; exec {TIME} -f 'peak_rss_kib=%M' \"$0\" \"$@\"", cap_mib * 1024);
+        let mut sh_args = vec!["-c", script.as_str(), BIN];
+        sh_args.extend_from_slice(args);
+        let mut out = self.program("sh", &sh_args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let (rest, last) = stderr.trim_end().rsplit_once('\n').unwrap_or(("", stderr.trim_end()));
+        let kib: u64 = last
+            .strip_prefix("peak_rss_kib=")
+            .and_then(|k| k.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no peak RSS from {TIME}: {stderr}"));
+        out.stderr = rest.as_bytes().to_vec();
+        // GNU time reports a killed child as "Command terminated by signal N" before its line.
+        Some((out, kib.div_ceil(1024)))
     }
 
     /// `hrfeed ingest FILE --tenant acme --report json`: (exit code, report).
