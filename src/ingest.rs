@@ -75,6 +75,11 @@ pub enum IngestError {
     Seal(#[from] SealError),
     #[error("{file}: cannot read the file: {source}")]
     Io { file: String, source: std::io::Error },
+    #[error(
+        "{file}: the file changed while it was read (its SHA-256 as received and as parsed differ): it was still \
+         being written, or was replaced; nothing was applied: send it again once it is complete"
+    )]
+    Changed { file: String },
     #[error("internal error: the reader thread stopped unexpectedly")]
     Worker,
     #[error("internal error: the database writer stopped unexpectedly")]
@@ -439,6 +444,8 @@ struct FileFacts {
     detected: read::Detected,
     column_names: Vec<String>,
     event_column: Option<String>,
+    /// The hash of the bytes parsed (`None` if the reader did not reach the end).
+    sha256: Option<String>,
 }
 
 /// On its own thread: read, validate, minimise, encode and fingerprint, in batches.
@@ -519,6 +526,7 @@ fn read_and_validate(
         detected: records.detected(),
         column_names: plan.column_names.clone(),
         event_column: plan.event.as_ref().map(|(_, n)| n.clone()),
+        sha256: records.sha256(),
     })
 }
 
@@ -1234,6 +1242,11 @@ async fn stream<S: Store>(
         let load_ms = loader.finish().await.ok_or(IngestError::Worker)??;
         let facts = facts.map_err(|e| file_error(&report.file, e))?;
         streamed?;
+        // The run records the hash taken as the file was received; what it applies must be
+        // what the reader parsed, byte for byte.
+        if facts.sha256.as_deref() != Some(report.sha256.as_str()) {
+            return Err(IngestError::Changed { file: report.file.clone() });
+        }
         if req.mapping.mode == FileMode::Full {
             let missing: Vec<EmployeeKey> = shared.register.missing().collect();
             sink.counts.missing = missing.len() as u64;

@@ -43,6 +43,8 @@ pub struct CsvRecords {
     /// A blank line came before the record last read.
     gap_before: bool,
     bytes_read: Arc<AtomicU64>,
+    /// The hash of the bytes parsed, once the end of the file is reached.
+    sha256: Arc<std::sync::OnceLock<String>>,
     file_bytes: u64,
 }
 
@@ -74,6 +76,7 @@ impl CsvRecords {
             next_line: None,
             gap_before: false,
             bytes_read: source.bytes_read,
+            sha256: source.sha256,
             file_bytes,
         };
         let encoding_name = records.encoding;
@@ -130,6 +133,11 @@ impl CsvRecords {
     /// The encoding's name: as decided at open, or later at the first non-ASCII byte.
     pub fn encoding(&self) -> &'static str {
         self.encoding_decided_later.get().copied().unwrap_or(self.encoding)
+    }
+
+    /// The SHA-256 of the bytes parsed, once the whole file was read.
+    pub fn sha256(&self) -> Option<String> {
+        self.sha256.get().cloned()
     }
 
     /// (bytes read, file size).

@@ -14,6 +14,7 @@ use std::sync::{Arc, OnceLock};
 
 use encoding_rs::{Encoding, UTF_16BE, UTF_16LE, WINDOWS_1252};
 use encoding_rs_io::DecodeReaderBytesBuilder;
+use sha2::{Digest, Sha256};
 
 use super::{EncodingChoice, ReadError};
 
@@ -45,12 +46,21 @@ pub(super) struct Source {
     pub prefix_is_all: bool,
     /// Raw bytes read from the file so far (shared with the stream), for progress.
     pub bytes_read: Arc<AtomicU64>,
+    /// The SHA-256 of the bytes read, hex, set once the stream reaches the end of the file:
+    /// the hash of exactly what was parsed.
+    pub sha256: Arc<OnceLock<String>>,
 }
 
 /// Opens `path`, reads a prefix and decides the encoding.
 pub(super) fn open(path: &Path, choice: EncodingChoice) -> Result<Source, ReadError> {
     let bytes_read = Arc::new(AtomicU64::new(0));
-    let mut file = CountingFile { file: File::open(path)?, bytes_read: Arc::clone(&bytes_read) };
+    let sha256 = Arc::new(OnceLock::new());
+    let mut file = CountingFile {
+        file: File::open(path)?,
+        bytes_read: Arc::clone(&bytes_read),
+        hasher: Some(Sha256::new()),
+        sha256: Arc::clone(&sha256),
+    };
     let mut prefix = Vec::with_capacity(PREFIX_BYTES);
     (&mut file).take(PREFIX_BYTES as u64).read_to_end(&mut prefix)?;
     // Blank lines before the header are skipped, so they must not fill the prefix that the
@@ -90,7 +100,7 @@ pub(super) fn open(path: &Path, choice: EncodingChoice) -> Result<Source, ReadEr
         }),
         _ => transcoded(kind.transcoded_from(), stream),
     };
-    Ok(Source { reader, name: kind.name(), decided_later, prefix: sniff, prefix_is_all, bytes_read })
+    Ok(Source { reader, name: kind.name(), decided_later, prefix: sniff, prefix_is_all, bytes_read, sha256 })
 }
 
 /// The stream as UTF-8: as it is, or transcoded from `from`.
@@ -424,15 +434,28 @@ pub(super) fn cell_text(bytes: &[u8]) -> Option<&str> {
 }
 
 /// The file, counting the raw bytes read for the progress bar.
+/// The file's bytes, each read once and in order, so that they are counted and hashed as the
+/// parser takes them.
 struct CountingFile {
     file: File,
     bytes_read: Arc<AtomicU64>,
+    hasher: Option<Sha256>,
+    sha256: Arc<OnceLock<String>>,
 }
 
 impl Read for CountingFile {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.file.read(buf)?;
         self.bytes_read.fetch_add(n as u64, Ordering::Relaxed);
+        if n > 0 {
+            if let Some(h) = self.hasher.as_mut() {
+                h.update(&buf[..n]);
+            }
+        } else if !buf.is_empty()
+            && let Some(h) = self.hasher.take()
+        {
+            let _ = self.sha256.set(hex::encode(h.finalize()));
+        }
         Ok(n)
     }
 }

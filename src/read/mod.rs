@@ -293,6 +293,17 @@ impl Records {
         }
     }
 
+    /// The SHA-256 (hex) of the bytes that were parsed: for CSV once the last record was read,
+    /// for a workbook from its open. `None` before that. What a run records must be this, not a
+    /// hash taken apart from the parse: a file changed in place while it is read would
+    /// otherwise be applied under another file's hash.
+    pub fn sha256(&self) -> Option<String> {
+        match &self.inner {
+            Inner::Csv(r) => r.sha256(),
+            Inner::Workbook(r) => Some(r.sha256().to_owned()),
+        }
+    }
+
     /// (units done, units total) for a progress bar: bytes for CSV, sheet rows for workbooks.
     pub fn progress(&self) -> (u64, u64) {
         match &self.inner {
@@ -327,4 +338,57 @@ pub fn normalise_header(name: &str) -> String {
         out.extend(word.chars().flat_map(char::to_lowercase));
     }
     out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use sha2::{Digest, Sha256};
+
+    use super::*;
+
+    fn sha(bytes: &[u8]) -> String {
+        hex::encode(Sha256::digest(bytes))
+    }
+
+    /// Issue 15, case 7: a file changed in place while it is read. The hash the reader gives is
+    /// that of the bytes it parsed, so it cannot match a hash taken before the change.
+    #[test]
+    fn the_hash_is_of_what_was_parsed_even_if_the_file_changes_meanwhile() {
+        let mut text = String::from("Anst.nr;Namn\n");
+        for i in 0..20_000 {
+            text.push_str(&format!("{i};Anna Andersson\n"));
+        }
+        let before = text.clone().into_bytes();
+        let f = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
+        std::fs::write(f.path(), &before).unwrap();
+        let options = ReadOptions { header_hints: vec!["anst.nr".into()], ..ReadOptions::default() };
+        let mut records = open(f.path(), &options).unwrap();
+        let mut record = Record::default();
+        assert!(records.next_into(&mut record).unwrap());
+        assert_eq!(records.sha256(), None, "not before the end");
+        // The last row's name changes in place, same length, while the reader is at the start.
+        let after = text.replacen("19999;Anna Andersson", "19999;Berit Bergsson", 1).into_bytes();
+        let mut file = std::fs::OpenOptions::new().write(true).open(f.path()).unwrap();
+        std::io::Write::write_all(&mut file, &after).unwrap();
+        let mut last = String::new();
+        while records.next_into(&mut record).unwrap() {
+            last = record.text(1).unwrap().to_owned();
+        }
+        assert_eq!(last, "Berit Bergsson", "the change was read");
+        assert_eq!(records.sha256(), Some(sha(&after)));
+        assert_ne!(records.sha256(), Some(sha(&before)));
+
+        // A workbook is read whole at open: a later change is neither read nor hashed.
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        sheet.write_string(0, 0, "Anst.nr").unwrap();
+        sheet.write_string(1, 0, "1").unwrap();
+        let bytes = book.save_to_buffer().unwrap();
+        let w = tempfile::Builder::new().suffix(".xlsx").tempfile().unwrap();
+        std::fs::write(w.path(), &bytes).unwrap();
+        let records = open(w.path(), &options).unwrap();
+        std::fs::write(w.path(), b"changed").unwrap();
+        assert_eq!(records.sha256(), Some(sha(&bytes)));
+    }
 }

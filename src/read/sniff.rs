@@ -68,7 +68,11 @@ fn content(path: &Path) -> Result<Content, ReadError> {
         return Ok(zip_content(path));
     }
     if magic.starts_with(OLE_MAGIC) {
-        return Ok(if ole_is_encrypted(path)? { Content::Encrypted } else { Content::Workbook(FormatChoice::Xls) });
+        return Ok(if ole_is_encrypted(File::open(path)?)? {
+            Content::Encrypted
+        } else {
+            Content::Workbook(FormatChoice::Xls)
+        });
     }
     Ok(Content::Text)
 }
@@ -98,9 +102,9 @@ fn zip_content(path: &Path) -> Content {
 /// Whether an OLE compound file holds an `EncryptionInfo` stream, which is how Office stores a
 /// password-protected XLSX. A byte search for the UTF-16LE stream name is enough: directory
 /// entries store names that way, and a false hit only turns an odd XLS into a clear refusal.
-pub(super) fn ole_is_encrypted(path: &Path) -> io::Result<bool> {
+pub(super) fn ole_is_encrypted(file: impl Read) -> io::Result<bool> {
     let needle: Vec<u8> = "EncryptionInfo".encode_utf16().flat_map(u16::to_le_bytes).collect();
-    let mut file = BufReader::new(File::open(path)?);
+    let mut file = BufReader::new(file);
     let mut window: Vec<u8> = Vec::with_capacity(64 * 1024 + needle.len());
     let mut chunk = vec![0; 64 * 1024];
     loop {

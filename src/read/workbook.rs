@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{Cursor, Read};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
@@ -35,6 +35,9 @@ struct SheetRow {
 }
 
 type RowBatch = Result<Vec<SheetRow>, ReadError>;
+
+/// A workbook as calamine reads it: the bytes that were hashed.
+type Book = Cursor<Vec<u8>>;
 
 /// Where a sheet's rows come from. XLSX streams: a thread runs calamine's cell reader and sends
 /// rows in batches, so a sheet of any size is validated while it is still being parsed, in
@@ -108,13 +111,24 @@ pub struct SheetRecords {
     last_line: Option<u64>,
     /// The sheet read, named in its errors.
     sheet: String,
+    /// The SHA-256 (hex) of the bytes parsed.
+    sha256: String,
 }
 
 impl SheetRecords {
     /// Opens the workbook, picks the sheet and reads up to the header row.
     pub fn open(path: &Path, format: FormatChoice, options: &ReadOptions) -> Result<(SheetRecords, Header), ReadError> {
         let name = format_name(format);
-        let (rows, sheet) = match catch_unwind(AssertUnwindSafe(|| rows(path, format, options))) {
+        // The workbook is read whole, hashed and parsed from memory: what is read is what was
+        // hashed, even if the file changes on disk meanwhile.
+        let len = std::fs::metadata(path)?.len();
+        if len > options.max_uncompressed_bytes {
+            return Err(ReadError::ZipBomb { reason: "the workbook is larger than the size limit".into() });
+        }
+        let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+        File::open(path)?.take(options.max_uncompressed_bytes).read_to_end(&mut bytes)?;
+        let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+        let (rows, sheet) = match catch_unwind(AssertUnwindSafe(|| rows(bytes, format, options))) {
             Ok(result) => result?,
             Err(_) => return Err(workbook_error(format, "the reader crashed on this file")),
         };
@@ -133,6 +147,7 @@ impl SheetRecords {
             seen_data: false,
             last_line: None,
             sheet,
+            sha256,
         };
         let header = records.read_header(options).map_err(|e| e.reading(|| format!("sheet `{}`", records.sheet)));
         let (columns, line) = header.map_err(|e| in_sheet(&records.sheet, e))?;
@@ -231,6 +246,10 @@ impl SheetRecords {
     }
 
     /// (rows read, rows in the sheet).
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
     pub fn progress(&self) -> (u64, u64) {
         self.rows.progress()
     }
@@ -335,7 +354,7 @@ fn workbook_error(format: FormatChoice, reason: &str) -> ReadError {
 
 /// Checks the container, opens the workbook and starts on the chosen sheet.
 /// The chosen sheet's rows and its name.
-fn rows(path: &Path, format: FormatChoice, options: &ReadOptions) -> Result<(Rows, String), ReadError> {
+fn rows(bytes: Vec<u8>, format: FormatChoice, options: &ReadOptions) -> Result<(Rows, String), ReadError> {
     // calamine's own bounds (vendor/calamine/src/bounds.rs): the same for every file.
     calamine::bounds::MAX_CELLS.store(options.max_workbook_cells, std::sync::atomic::Ordering::Relaxed);
     calamine::bounds::MAX_XML_TOKEN_BYTES.store(MAX_XML_TOKEN_BYTES, std::sync::atomic::Ordering::Relaxed);
@@ -345,32 +364,28 @@ fn rows(path: &Path, format: FormatChoice, options: &ReadOptions) -> Result<(Row
     };
     match format {
         FormatChoice::Xls => {
-            let len = std::fs::metadata(path)?.len();
-            if len > options.max_uncompressed_bytes {
-                return Err(ReadError::ZipBomb { reason: "the workbook is larger than the size limit".into() });
-            }
-            super::cfb_check::check(&std::fs::read(path)?).map_err(|reason| workbook_error(format, reason))?;
-            load_sheet::<Xls<_>>(path, format, options).map(loaded)
+            super::cfb_check::check(&bytes).map_err(|reason| workbook_error(format, reason))?;
+            load_sheet::<Xls<_>>(bytes, format, options).map(loaded)
         }
         FormatChoice::Ods => {
-            check_zip(path, format, options)?;
-            load_sheet::<Ods<_>>(path, format, options).map(loaded)
+            check_zip(&bytes, format, options)?;
+            load_sheet::<Ods<_>>(bytes, format, options).map(loaded)
         }
         FormatChoice::Xlsx | FormatChoice::Csv | FormatChoice::Auto => {
-            check_zip(path, format, options)?;
-            stream_xlsx(path, options)
+            check_zip(&bytes, format, options)?;
+            stream_xlsx(bytes, options)
         }
     }
 }
 
 /// Opens the workbook and finds the sheet to read: the mapping's, else the first.
-fn open_workbook<W>(path: &Path, format: FormatChoice, options: &ReadOptions) -> Result<(W, String), ReadError>
+fn open_workbook<W>(bytes: Vec<u8>, format: FormatChoice, options: &ReadOptions) -> Result<(W, String), ReadError>
 where
-    W: Reader<BufReader<File>>,
+    W: Reader<Book>,
     calamine::Error: From<W::Error>,
 {
-    let file = BufReader::new(File::open(path)?);
-    let workbook = W::new(file).map_err(|e| calamine_error(format, e.into(), "the workbook cannot be opened"))?;
+    let workbook =
+        W::new(Cursor::new(bytes)).map_err(|e| calamine_error(format, e.into(), "the workbook cannot be opened"))?;
     let names = workbook.sheet_names();
     // `auto` takes the first visible worksheet: exports often keep lookup lists or a template
     // in a hidden first sheet, and a chart sheet holds no rows.
@@ -391,12 +406,16 @@ where
     Ok((workbook, name))
 }
 
-fn load_sheet<W>(path: &Path, format: FormatChoice, options: &ReadOptions) -> Result<(Range<Data>, String), ReadError>
+fn load_sheet<W>(
+    bytes: Vec<u8>,
+    format: FormatChoice,
+    options: &ReadOptions,
+) -> Result<(Range<Data>, String), ReadError>
 where
-    W: Reader<BufReader<File>>,
+    W: Reader<Book>,
     calamine::Error: From<W::Error>,
 {
-    let (mut workbook, name) = open_workbook::<W>(path, format, options)?;
+    let (mut workbook, name) = open_workbook::<W>(bytes, format, options)?;
     match workbook.worksheet_range(&name) {
         Ok(range) => Ok((range, name)),
         Err(e) => Err(in_sheet(&name, calamine_error(format, e.into(), "the sheet cannot be read"))),
@@ -413,9 +432,9 @@ fn in_sheet(sheet: &str, error: ReadError) -> ReadError {
 
 /// Opens the workbook here, so that its errors come at once, then hands it to a thread that
 /// streams the sheet's rows.
-fn stream_xlsx(path: &Path, options: &ReadOptions) -> Result<(Rows, String), ReadError> {
+fn stream_xlsx(bytes: Vec<u8>, options: &ReadOptions) -> Result<(Rows, String), ReadError> {
     let format = FormatChoice::Xlsx;
-    let (workbook, name) = open_workbook::<Xlsx<_>>(path, format, options)?;
+    let (workbook, name) = open_workbook::<Xlsx<_>>(bytes, format, options)?;
     let sheet = name.clone();
     let (tx, rx) = std::sync::mpsc::sync_channel::<RowBatch>(4);
     let (total_tx, total_rx) = std::sync::mpsc::channel();
@@ -441,7 +460,7 @@ fn stream_xlsx(path: &Path, options: &ReadOptions) -> Result<(Rows, String), Rea
 /// The streaming thread's work: every cell of the sheet, grouped into rows, sent in batches.
 /// A closed channel (the reader gave up) ends it quietly.
 fn send_rows(
-    workbook: &mut Xlsx<BufReader<File>>,
+    workbook: &mut Xlsx<Book>,
     name: &str,
     tx: &std::sync::mpsc::SyncSender<RowBatch>,
     total_tx: &std::sync::mpsc::Sender<u64>,
@@ -540,17 +559,15 @@ fn exceeded(error: &calamine::Error) -> Option<calamine::bounds::Exceeded> {
 
 /// Refuses a zip container whose central directory promises too much: more than
 /// `max_uncompressed_bytes` in total, or an entry that expands more than `max_compression_ratio`.
-fn check_zip(path: &Path, format: FormatChoice, options: &ReadOptions) -> Result<(), ReadError> {
-    let mut magic = Vec::with_capacity(8);
-    File::open(path)?.take(8).read_to_end(&mut magic)?;
-    if magic.starts_with(OLE_MAGIC) {
+fn check_zip(bytes: &[u8], format: FormatChoice, options: &ReadOptions) -> Result<(), ReadError> {
+    if bytes.starts_with(OLE_MAGIC) {
         // Office saves a password-protected XLSX as an OLE file around the encrypted package.
-        if sniff::ole_is_encrypted(path)? {
+        if sniff::ole_is_encrypted(bytes)? {
             return Err(ReadError::Encrypted);
         }
         return Err(workbook_error(format, "the file is not a zip container"));
     }
-    let mut archive = zip::ZipArchive::new(BufReader::new(File::open(path)?))
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
         .map_err(|_| workbook_error(format, "the file is truncated or not a zip container"))?;
     let (mut total, mut loaded): (u64, u64) = (0, 0);
     for i in 0..archive.len() {

@@ -256,3 +256,69 @@ fn a_pattern_too_big_to_compile_says_so() {
         "{err}"
     );
 }
+
+/// Case 7: the file was hashed once and parsed apart, so bytes changed in place meanwhile were
+/// applied under the hash of others. Here the file's last row flips between two spellings while
+/// hrfeed reads it: a run is refused as changed while read, or, if it happened to read one
+/// version whole, records that version's hash and stores that version's value. Never a mix.
+#[test]
+fn a_file_changed_while_it_is_read_is_refused_or_applied_as_hashed() {
+    use sha2::{Digest, Sha256};
+    let (header, rows) = crate::support::reference_day1();
+    let first = header.iter().position(|h| h == "Förnamn").unwrap();
+    let key = header.iter().position(|h| h == "Anst.nr").unwrap();
+    let last = rows.len() - 1;
+    let version = |name: &str| {
+        let mut rows = rows.clone();
+        let cells: Vec<String> = rows[last]
+            .iter()
+            .enumerate()
+            .map(|(c, v)| if c == first { name.to_owned() } else { v.to_owned() })
+            .collect();
+        rows[last] = csv::StringRecord::from(cells);
+        rows
+    };
+    let mut refused = 0;
+    for attempt in 0..5 {
+        let Some(ws) = Workspace::new(Backend::Sqlite) else { return };
+        let (a, b) = (ws.path().join("a.csv"), ws.path().join("b.csv"));
+        write_csv(&a, &header, &version("Annabella"));
+        write_csv(&b, &header, &version("Berit-Ann"));
+        let (a, b) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+        assert_eq!(a.len(), b.len());
+        let file = ws.path().join("export.csv");
+        std::fs::write(&file, &a).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flipper = {
+            let (file, stop, a, b) = (file.clone(), stop.clone(), a.clone(), b.clone());
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let mut f = std::fs::OpenOptions::new().write(true).open(&file).unwrap();
+                    std::io::Write::write_all(&mut f, if n.is_multiple_of(2) { &b } else { &a }).unwrap();
+                    n += 1;
+                }
+            })
+        };
+        let (code, report) = ws.ingest(&file, &[]);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        flipper.join().unwrap();
+        if code == 1 {
+            let error = report["error"].as_str().unwrap_or_default();
+            assert!(error.contains("changed while it was read"), "attempt {attempt}: {report}");
+            assert_eq!(ws.table_counts().into_iter().find(|(t, _)| t == "employees").map(|(_, n)| n), Some(0));
+            refused += 1;
+            continue;
+        }
+        let sha = report["sha256"].as_str().unwrap().to_owned();
+        let stored = ws.employee(rows[last][key].trim())["first_name"].as_str().unwrap().to_owned();
+        let want = if sha == hex::encode(Sha256::digest(&a)) {
+            "Annabella"
+        } else {
+            assert_eq!(sha, hex::encode(Sha256::digest(&b)), "attempt {attempt}: a hash of neither version");
+            "Berit-Ann"
+        };
+        assert_eq!(stored, want, "attempt {attempt}: applied another version than the one hashed");
+    }
+    assert!(refused > 0, "the file flipped throughout every run, yet no run saw it change");
+}
