@@ -101,7 +101,13 @@ pub async fn ingest<S: Store>(store: &S, req: &Request<'_>) -> Report {
         // error the file meets today.
         let duplicate = req.dry_run && !req.reprocess && report.duplicate_of.is_some();
         report.status = if duplicate { RunStatus::Duplicate } else { RunStatus::Failed }.as_str().into();
-        report.error = Some(e.to_string());
+        report.error = Some(match e {
+            IngestError::Store(StoreError::Sqlite { .. }) if !store.files().is_empty() => {
+                let files: Vec<String> = store.files().iter().map(|f| f.display().to_string()).collect();
+                format!("{e}; the database files: {}", files.join(", "))
+            }
+            e => e.to_string(),
+        });
     }
     report.timings_ms.insert("total".into(), elapsed_ms(started));
     let status = RunStatus::parse(&report.status).unwrap_or(RunStatus::Failed);

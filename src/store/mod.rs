@@ -215,6 +215,11 @@ pub use sqlite::SqliteStore;
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(String),
+    /// An SQLite failure explained: what it means and what to do (the code alone tells nobody).
+    #[error("database error: {meaning} (SQLite code {code})")]
+    Sqlite { code: i32, meaning: &'static str },
+    #[error("{file}: {cause}")]
+    InFile { file: String, cause: Box<StoreError> },
     #[error("cannot open the database: {0}")]
     Connect(String),
     #[error("database migration failed: {0}")]
@@ -223,14 +228,47 @@ pub enum StoreError {
     AlreadyApplied,
 }
 
+/// What an SQLite result code means for the operator (extended codes by their primary code).
+fn sqlite_meaning(code: i32) -> Option<&'static str> {
+    Some(match code & 0xFF {
+        5 | 6 => {
+            "the database is locked by another process (another hrfeed run, or a tool holding it open) and stayed \
+             locked; try again when that is done"
+        }
+        8 => {
+            "the database is read-only: hrfeed needs write access to the database file, its -wal and -shm files and \
+             their directory"
+        }
+        10 => "the disk failed to read or write the database (an I/O error): check the disk and the file system",
+        11 | 26 => {
+            "the database file is damaged (malformed, or not an SQLite database): move it aside and restore it from \
+             a backup; hrfeed does not write into a damaged database"
+        }
+        13 => "the disk is full: free space, then run again (nothing of this run was applied)",
+        14 => "the database file cannot be opened: check that its directory exists and may be written",
+        23 => "access to the database was denied",
+        _ => return None,
+    })
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        match &e {
+        StoreError::from_ref(&e)
+    }
+}
+
+impl StoreError {
+    /// The error by kind only: a database's messages may quote values.
+    pub(crate) fn from_ref(e: &sqlx::Error) -> StoreError {
+        match e {
             sqlx::Error::Database(db) => {
                 if db.constraint() == Some("runs_applied_once") || db.message().contains("runs.tenant, runs.sha256") {
                     return StoreError::AlreadyApplied;
                 }
                 let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+                if let Some((code, meaning)) = code.parse::<i32>().ok().and_then(|c| Some((c, sqlite_meaning(c)?))) {
+                    return StoreError::Sqlite { code, meaning };
+                }
                 let constraint = db.constraint().map(|c| format!(", constraint {c}")).unwrap_or_default();
                 StoreError::Database(format!("code {code}{constraint}"))
             }
@@ -475,6 +513,12 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// An open apply: writes go into one register transaction (and one key-store transaction)
     /// until `commit`; dropping it rolls both back.
     type Apply: Apply;
+
+    /// The files an error of this store is about, for its message (SQLite: the register and the
+    /// key store; a server database: none).
+    fn files(&self) -> Vec<std::path::PathBuf> {
+        Vec::new()
+    }
 
     /// The tenant's wrapped key, if one exists.
     fn tenant_key(&self, tenant: &TenantId) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;

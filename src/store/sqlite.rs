@@ -132,6 +132,7 @@ const CHUNK: usize = 500;
 pub struct SqliteStore {
     register: SqlitePool,
     keys: SqlitePool,
+    paths: [PathBuf; 2],
 }
 
 fn options(path: &Path) -> SqliteConnectOptions {
@@ -140,7 +141,7 @@ fn options(path: &Path) -> SqliteConnectOptions {
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
-        .busy_timeout(Duration::from_secs(30))
+        .busy_timeout(busy_timeout())
         .foreign_keys(true)
         // Deleted personal data is overwritten in the file, not left in free pages.
         .pragma("secure_delete", "ON")
@@ -154,6 +155,62 @@ fn options(path: &Path) -> SqliteConnectOptions {
         // connection closes, not inside whichever commit crosses the WAL size threshold.
         .pragma("wal_autocheckpoint", "0")
         .disable_statement_logging()
+}
+
+/// How long one statement waits for a lock another connection holds. A run's apply waits longer,
+/// in turns of this (`patiently`). `HRFEED_SQLITE_BUSY_TIMEOUT_MS` sets it (tests make it short).
+fn busy_timeout() -> Duration {
+    let ms = std::env::var("HRFEED_SQLITE_BUSY_TIMEOUT_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(30_000);
+    Duration::from_millis(ms)
+}
+
+/// How long a run waits in all for another run's apply to finish: one SQLite database is written
+/// by one run at a time, so runs of different tenants take turns rather than fail.
+const LOCK_WAIT: Duration = Duration::from_secs(60 * 60);
+
+fn is_busy(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| c & 0xFF == 5 || c & 0xFF == 6))
+}
+
+/// Runs `attempt` until it succeeds or fails otherwise than with a busy database, for up to
+/// `LOCK_WAIT`; says once that it waits.
+async fn patiently<T, F, Fut>(what: &str, mut attempt: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    let started = std::time::Instant::now();
+    let mut said = false;
+    loop {
+        match attempt().await {
+            Err(e) if is_busy(&e) && started.elapsed() < LOCK_WAIT => {
+                if !said {
+                    tracing::warn!(
+                        "Waiting for the database: another run (perhaps of another tenant) is writing it; this run {what} when it is done."
+                    );
+                    said = true;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => return other.map_err(StoreError::from),
+        }
+    }
+}
+
+/// A migration that failed on the database itself (damaged, read-only) says so, naming the file.
+fn migrate_error(e: sqlx::migrate::MigrateError, file: &Path) -> StoreError {
+    use sqlx::migrate::MigrateError;
+    let explained = match &e {
+        MigrateError::Execute(inner) | MigrateError::ExecuteMigration(inner, _) => match StoreError::from_ref(inner) {
+            s @ StoreError::Sqlite { .. } => Some(s),
+            _ => None,
+        },
+        _ => None,
+    };
+    match explained {
+        Some(s) => StoreError::InFile { file: file.display().to_string(), cause: Box::new(s) },
+        None => StoreError::Migrate(e.to_string()),
+    }
 }
 
 /// `sqlite:PATH` (or `sqlite://PATH`) → PATH.
@@ -188,15 +245,16 @@ impl SqliteStore {
         .map_err(|_| StoreError::Connect("the migration lock task stopped".into()))?
         .map_err(|e| StoreError::Connect(format!("cannot lock the database for migration: {e}")))?;
         let pool = |p: &Path| SqlitePoolOptions::new().max_connections(4).connect_lazy_with(options(p));
-        let store = SqliteStore { register: pool(register), keys: pool(keys) };
+        let store =
+            SqliteStore { register: pool(register), keys: pool(keys), paths: [register.to_owned(), keys.to_owned()] };
         sqlx::migrate!("src/store/migrations/sqlite")
             .run(&store.register)
             .await
-            .map_err(|e| StoreError::Migrate(e.to_string()))?;
+            .map_err(|e| migrate_error(e, register))?;
         sqlx::migrate!("src/store/migrations/sqlite_keys")
             .run(&store.keys)
             .await
-            .map_err(|e| StoreError::Migrate(e.to_string()))?;
+            .map_err(|e| migrate_error(e, keys))?;
         drop(lock);
         Ok(store)
     }
@@ -228,7 +286,7 @@ fn run_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<RunRecord, StoreError> {
     })
 }
 
-async fn insert_run<'e, E: sqlx::Executor<'e, Database = Sqlite>>(e: E, run: &RunRecord) -> Result<(), StoreError> {
+async fn insert_run<'e, E: sqlx::Executor<'e, Database = Sqlite>>(e: E, run: &RunRecord) -> Result<(), sqlx::Error> {
     sqlx::query(sql::INSERT_RUN)
         .bind(run.id.as_str())
         .bind(run.tenant.as_str())
@@ -247,6 +305,10 @@ async fn insert_run<'e, E: sqlx::Executor<'e, Database = Sqlite>>(e: E, run: &Ru
 impl Store for SqliteStore {
     type Apply = SqliteApply;
 
+    fn files(&self) -> Vec<PathBuf> {
+        self.paths.to_vec()
+    }
+
     async fn tenant_key(&self, tenant: &TenantId) -> Result<Option<Vec<u8>>, StoreError> {
         let row = sqlx::query("SELECT wrapped FROM tenant_keys WHERE tenant = $1")
             .bind(tenant.as_str())
@@ -256,7 +318,10 @@ impl Store for SqliteStore {
     }
 
     async fn put_tenant_key(&self, tenant: &TenantId, wrapped: &[u8], now: &str) -> Result<Vec<u8>, StoreError> {
-        sqlx::query(sql::INSERT_TENANT_KEY).bind(tenant.as_str()).bind(wrapped).bind(now).execute(&self.keys).await?;
+        patiently("stores its tenant key", || {
+            sqlx::query(sql::INSERT_TENANT_KEY).bind(tenant.as_str()).bind(wrapped).bind(now).execute(&self.keys)
+        })
+        .await?;
         self.tenant_key(tenant).await?.ok_or_else(|| StoreError::Database("tenant key vanished".into()))
     }
 
@@ -373,12 +438,12 @@ impl Store for SqliteStore {
         let keys = self.keys.begin().await?;
         // IMMEDIATE takes the write lock now, not at the first write: a second run waits here
         // (up to the busy timeout) until this one commits, and so diffs against its result.
-        let register = self.register.begin_with("BEGIN IMMEDIATE").await?;
+        let register = patiently("starts", || self.register.begin_with("BEGIN IMMEDIATE")).await?;
         Ok(SqliteApply { tenant: tenant.clone(), run: run.clone(), keys, register, store: self.clone() })
     }
 
     async fn record_run(&self, run: &RunRecord) -> Result<(), StoreError> {
-        insert_run(&self.register, run).await
+        patiently("is recorded", || insert_run(&self.register, run)).await
     }
 
     async fn list_runs(&self, tenant: Option<&TenantId>, limit: u32) -> Result<Vec<RunRecord>, StoreError> {

@@ -322,3 +322,56 @@ fn a_file_changed_while_it_is_read_is_refused_or_applied_as_hashed() {
     }
     assert!(refused > 0, "the file flipped throughout every run, yet no run saw it change");
 }
+
+/// Case 14: the SQLite tenant lock covers the whole database, and a run that waited longer than
+/// the busy timeout failed with "code 5", although its tenant was another. Runs now take turns:
+/// five first loads of five tenants at once, with a busy timeout far shorter than a run, all
+/// apply, and a waiting run says why it waits.
+#[test]
+fn concurrent_tenants_on_sqlite_take_turns_instead_of_failing() {
+    let Some(ws) = Workspace::new(Backend::Sqlite) else { return };
+    let acme = std::fs::read_to_string(ws.path().join("mappings/acme.toml")).unwrap();
+    let tenants: Vec<String> = (1..=5).map(|i| format!("tenant{i}")).collect();
+    for t in &tenants {
+        let text = acme.replace("tenant = \"acme\"", &format!("tenant = \"{t}\""));
+        std::fs::write(ws.path().join(format!("mappings/{t}.toml")), text).unwrap();
+    }
+    let file = fixtures().join("reference/day1.win1252.csv");
+    let children: Vec<_> = tenants
+        .iter()
+        .map(|t| {
+            let mut c = ws.command(&["ingest", file.to_str().unwrap(), "--tenant", t, "--report", "json"]);
+            c.env("HRFEED_SQLITE_BUSY_TIMEOUT_MS", "20").env("HRFEED_LOG", "warn");
+            c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap()
+        })
+        .collect();
+    let mut waited = 0;
+    for (t, child) in tenants.iter().zip(children) {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{t}: {}", stderr(&out));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["counts"]["new"].as_u64(), Some(3000), "{t}: {report}");
+        waited += usize::from(stderr(&out).contains("Waiting for the database"));
+    }
+    assert!(waited > 0, "five runs at once, and none had to wait");
+}
+
+/// Case 13: a damaged database gave "database error: code 11". It now names the file, says what
+/// is wrong and what to do.
+#[test]
+fn a_damaged_database_is_named_and_explained() {
+    let Some(ws) = Workspace::new(Backend::Sqlite) else { return };
+    let file = fixtures().join("reference/day1.win1252.csv");
+    assert_eq!(ws.ingest(&file, &[]).0, 0);
+    let db = ws.path().join("data/hrfeed.db");
+    let mut bytes = std::fs::read(&db).unwrap();
+    for b in &mut bytes[4096..4096 * 3] {
+        *b = 0xA5;
+    }
+    std::fs::write(&db, &bytes).unwrap();
+    let out = ws.run(&["ingest", file.to_str().unwrap(), "--tenant", "acme"]);
+    assert_ne!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(err.contains("hrfeed.db") && err.contains("damaged") && err.contains("backup"), "{err}");
+    assert!(!err.contains("code: 11)"), "{err}");
+}
