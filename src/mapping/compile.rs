@@ -31,12 +31,17 @@ impl fmt::Display for ErrorAt {
 }
 
 /// Line numbers from byte offsets, computed once per file.
-struct Lines<'a>(&'a str);
+/// The offsets of the text's line feeds, so that an error's line is found by a binary search
+/// (counting from the start for every field made a large mapping's load quadratic).
+struct Lines(Vec<usize>);
 
-impl Lines<'_> {
+impl Lines {
+    fn new(text: &str) -> Lines {
+        Lines(memchr::memchr_iter(b'\n', text.as_bytes()).collect())
+    }
+
     fn of(&self, offset: usize) -> usize {
-        let end = offset.min(self.0.len());
-        self.0.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+        self.0.partition_point(|&nl| nl < offset) + 1
     }
 
     fn at<T>(&self, s: &Spanned<T>) -> Option<usize> {
@@ -44,14 +49,22 @@ impl Lines<'_> {
     }
 }
 
+const MAX_FIELDS: usize = 10_000;
+
 const DEFAULT_DATE_FORMATS: &[&str] = &["%Y-%m-%d", "%Y%m%d", "%d.%m.%Y"];
 
 /// Checks `text` (a mapping TOML file) and builds the mapping, or returns every error found.
 pub fn compile(text: &str) -> Result<Mapping, Vec<ErrorAt>> {
-    let lines = Lines(text);
+    let lines = Lines::new(text);
     let raw: RawMapping = toml::from_str(text).map_err(|e| {
         vec![ErrorAt { line: e.span().map(|s| lines.of(s.start)), message: with_suggestion(e.message().trim()) }]
     })?;
+    // A row holds at most as many cells (read::csv's limit); more fields could map nothing.
+    if raw.fields.len() > MAX_FIELDS {
+        let message =
+            format!("the mapping has {} fields, more than the {MAX_FIELDS} a mapping may have", raw.fields.len());
+        return Err(vec![ErrorAt { line: None, message }]);
+    }
     let mut errors = Vec::new();
     let mut err = |line: Option<usize>, message: String| errors.push(ErrorAt { line, message });
 
@@ -597,14 +610,16 @@ fn bound(v: &Option<toml::Value>, key: &str, fail: &mut impl FnMut(String)) -> O
 }
 
 fn check_duplicate_columns(parsed: &[(String, Option<usize>, RawField)], err: &mut impl FnMut(Option<usize>, String)) {
-    let mut seen: Vec<(String, &str)> = Vec::new();
+    let mut seen: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
     for (name, line, f) in parsed {
         for c in std::iter::once(&f.column).chain(&f.aliases) {
-            let n = normalise_header(c);
-            if let Some((_, other)) = seen.iter().find(|(s, _)| *s == n) {
-                err(*line, format!("field `{name}`: column `{c}` is already mapped by field `{other}`"));
-            } else {
-                seen.push((n, name));
+            match seen.entry(normalise_header(c)) {
+                std::collections::hash_map::Entry::Occupied(other) => {
+                    err(*line, format!("field `{name}`: column `{c}` is already mapped by field `{}`", other.get()));
+                }
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(name);
+                }
             }
         }
     }

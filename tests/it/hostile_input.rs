@@ -375,3 +375,26 @@ fn a_damaged_database_is_named_and_explained() {
     assert!(err.contains("hrfeed.db") && err.contains("damaged") && err.contains("backup"), "{err}");
     assert!(!err.contains("code: 11)"), "{err}");
 }
+
+/// Case 6: a mapping's load took time quadratic in its fields (5k fields 0.45 s, 20k 11.5 s,
+/// 100k not done after 120 s), paid by every ingest. Lines and duplicate columns are now found in
+/// linear time, and a mapping may have no more fields than a row may have cells.
+#[test]
+fn a_mapping_with_many_fields_loads_or_is_refused_at_once() {
+    let Some(ws) = Workspace::new(Backend::Sqlite) else { return };
+    let acme = std::fs::read_to_string(ws.path().join("mappings/acme.toml")).unwrap();
+    let with = |n: usize| -> String {
+        let extra: String = (0..n)
+            .map(|i| format!("\n[fields.extra_{i}]\ncolumn = \"Extra {i}\"\ntype = \"string\"\nclass = \"contact\"\npurpose = \"x\"\n"))
+            .collect();
+        format!("{acme}{extra}")
+    };
+    std::fs::write(ws.path().join("mappings/many.toml"), with(9_000)).unwrap();
+    let out = ws.run(&["mapping", "check", "mappings/many.toml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("9015 fields"));
+    std::fs::write(ws.path().join("mappings/too-many.toml"), with(10_000)).unwrap();
+    let out = ws.run(&["mapping", "check", "mappings/too-many.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("more than the 10000 a mapping may have"), "{}", stderr(&out));
+}
