@@ -1001,6 +1001,9 @@ impl<S: Store> Sink<'_, S> {
         let key_field = sh.mapping.key;
         let duplicate = CellError { field: key_field, rule: Rule::DuplicateKey };
         let mut firsts = Vec::new();
+        // Unchanged first rows may have queued new cells prints: the stored ones go back, in one
+        // pass over the queue after the loop.
+        let mut stored_cells: Vec<(EmployeeKey, CellsPrint)> = Vec::new();
         for key in repeated {
             let first = sh
                 .register
@@ -1034,8 +1037,7 @@ impl<S: Store> Sink<'_, S> {
                     self.counts.remove(Class::Unchanged);
                     let stored =
                         sh.register.cells(&key).ok_or(IngestError::Internal("an unchanged key is not registered"))?;
-                    self.batch.cells.retain(|(k, _)| k != &key);
-                    self.batch.cells.push((key.clone(), stored));
+                    stored_cells.push((key.clone(), stored));
                 }
                 First::New => self.counts.remove(Class::New),
                 First::Compare => {
@@ -1053,6 +1055,11 @@ impl<S: Store> Sink<'_, S> {
                 }
             }
             firsts.push((key, first));
+        }
+        if !stored_cells.is_empty() {
+            let back: std::collections::HashSet<&EmployeeKey> = stored_cells.iter().map(|(k, _)| k).collect();
+            self.batch.cells.retain(|(k, _)| !back.contains(k));
+            self.batch.cells.extend(stored_cells);
         }
         let keys: Vec<EmployeeKey> = firsts.iter().map(|(k, _)| k.clone()).collect();
         let mut values = std::collections::HashMap::new();

@@ -41,95 +41,128 @@ mod sql {
     pub const SELECT_LAYOUTS: &str = "SELECT id, names FROM layouts";
     pub const INSERT_QUARANTINE: &str =
         "INSERT INTO quarantine (run_id, tenant, row_number, line, employee_id, errors, key_id, sealed) ";
-    pub const SELECT_PERSON: &str = "SELECT key_id, sealed FROM employees WHERE tenant = $1 AND employee_id = $2";
-    pub const SELECT_WRAPPED: &str = "SELECT wrapped FROM data_keys WHERE key_id = $1";
-    pub const DELETE_RUN_HISTORY: &str = "DELETE FROM history WHERE tenant = $1 AND employee_id = $2 AND run_id = $3";
-    pub const DELETE_DELETION: &str = "DELETE FROM deletions WHERE tenant = $1 AND employee_id = $2";
-    pub const INSERT_DELETION: &str =
-        "INSERT INTO deletions (tenant, employee_id, due_on, run_id) VALUES ($1, $2, $3, $4)";
-    pub const RESTORE_PERSON: &str = "UPDATE employees SET key_id = $1, fingerprint = $2, ended = $3, sealed = $4, \
-         cells = $5 WHERE tenant = $6 AND employee_id = $7";
-    pub const DELETE_PERSON: &str = "DELETE FROM employees WHERE tenant = $1 AND employee_id = $2";
-    pub const DELETE_DATA_KEY: &str = "DELETE FROM data_keys WHERE key_id = $1";
     pub const SELECT_QUARANTINE_ERRORS: &str = "SELECT errors FROM quarantine WHERE run_id = $1 AND row_number = $2";
     pub const UPDATE_QUARANTINE_ERRORS: &str =
         "UPDATE quarantine SET errors = $1 WHERE run_id = $2 AND row_number = $3";
 }
 
-/// The `Apply` methods that undo a repeated key's first row, written once for both backends:
-/// they run per person (repeated keys are rare) with SQL both accept, on the apply's
-/// `register` and `keys` transactions.
+/// Rows per statement of the repeated-key fix-up: up to 6 binds a row, far below either
+/// backend's limit on binds.
+pub(crate) const FIX_UP_CHUNK: usize = 500;
+
+/// The `Apply` methods that undo a repeated key's first row, written once for both backends
+/// (`$db`: the sqlx database type), on the apply's `register` and `keys` transactions. They work
+/// in chunks of `FIX_UP_CHUNK` people, a few statements per chunk: a file with 100,000 repeated
+/// keys once took 25 s undoing them person by person.
 macro_rules! fix_up_methods {
-    () => {
+    ($db:ty) => {
         async fn read_people(&mut self, keys: &[EmployeeKey]) -> Result<Vec<SealedPerson>, StoreError> {
             let mut people = Vec::with_capacity(keys.len());
-            for key in keys {
-                let row: Option<(Vec<u8>, Vec<u8>)> = sqlx::query_as(super::sql::SELECT_PERSON)
-                    .bind(self.tenant.as_str())
-                    .bind(key.as_str())
-                    .fetch_optional(&mut *self.register)
-                    .await?;
-                let Some((key_id, sealed)) = row else { continue };
-                let wrapped: Option<Vec<u8>> = sqlx::query_scalar(super::sql::SELECT_WRAPPED)
-                    .bind(key_id.as_slice())
-                    .fetch_optional(&mut *self.keys)
-                    .await?;
-                let wrapped_key = wrapped.unwrap_or_default();
-                people.push(SealedPerson { key: key.clone(), key_id, wrapped_key, sealed });
+            for chunk in keys.chunks(super::FIX_UP_CHUNK) {
+                let by_id: std::collections::HashMap<&str, &EmployeeKey> =
+                    chunk.iter().map(|k| (k.as_str(), k)).collect();
+                let mut q =
+                    sqlx::QueryBuilder::<$db>::new("SELECT employee_id, key_id, sealed FROM employees WHERE tenant = ");
+                q.push_bind(self.tenant.as_str().to_owned()).push(" AND employee_id IN (");
+                let mut s = q.separated(", ");
+                for k in chunk {
+                    s.push_bind(k.as_str().to_owned());
+                }
+                q.push(")");
+                let rows: Vec<(String, Vec<u8>, Vec<u8>)> = q.build_query_as().fetch_all(&mut *self.register).await?;
+                let mut wrapped = std::collections::HashMap::new();
+                if !rows.is_empty() {
+                    let mut q =
+                        sqlx::QueryBuilder::<$db>::new("SELECT key_id, wrapped FROM data_keys WHERE key_id IN (");
+                    let mut s = q.separated(", ");
+                    for (_, key_id, _) in &rows {
+                        s.push_bind(key_id.clone());
+                    }
+                    q.push(")");
+                    let found: Vec<(Vec<u8>, Vec<u8>)> = q.build_query_as().fetch_all(&mut *self.keys).await?;
+                    wrapped.extend(found);
+                }
+                for (id, key_id, sealed) in rows {
+                    let Some(key) = by_id.get(id.as_str()) else { continue };
+                    let wrapped_key = wrapped.get(&key_id).cloned().unwrap_or_default();
+                    people.push(SealedPerson { key: (*key).clone(), key_id, wrapped_key, sealed });
+                }
             }
             Ok(people)
         }
 
         async fn restore(&mut self, people: &[super::Restore]) -> Result<(), StoreError> {
-            let tenant = self.tenant.as_str();
-            for p in people {
-                let key = p.key.as_str();
-                sqlx::query(super::sql::DELETE_RUN_HISTORY)
-                    .bind(tenant)
-                    .bind(key)
-                    .bind(self.run.as_str())
-                    .execute(&mut *self.register)
-                    .await?;
-                sqlx::query(super::sql::DELETE_DELETION).bind(tenant).bind(key).execute(&mut *self.register).await?;
-                if let Some(d) = &p.deletion {
-                    sqlx::query(super::sql::INSERT_DELETION)
-                        .bind(tenant)
-                        .bind(key)
-                        .bind(d.due_on.as_str())
-                        .bind(d.run_id.as_str())
-                        .execute(&mut *self.register)
-                        .await?;
+            let tenant = self.tenant.as_str().to_owned();
+            let in_keys = |q: &mut sqlx::QueryBuilder<'_, $db>, keys: &[&EmployeeKey]| {
+                q.push(" AND employee_id IN (");
+                let mut s = q.separated(", ");
+                for k in keys {
+                    s.push_bind(k.as_str().to_owned());
                 }
-                match &p.before {
-                    Some(b) => {
-                        sqlx::query(super::sql::RESTORE_PERSON)
-                            .bind(b.key_id.as_slice())
-                            .bind(b.fingerprint.as_slice())
-                            .bind(b.ended)
-                            .bind(b.sealed.as_slice())
-                            .bind(b.cells.as_slice())
-                            .bind(tenant)
-                            .bind(key)
-                            .execute(&mut *self.register)
-                            .await?;
-                    }
-                    None => {
-                        let added: Option<(Vec<u8>, Vec<u8>)> = sqlx::query_as(super::sql::SELECT_PERSON)
-                            .bind(tenant)
-                            .bind(key)
-                            .fetch_optional(&mut *self.register)
-                            .await?;
-                        sqlx::query(super::sql::DELETE_PERSON)
-                            .bind(tenant)
-                            .bind(key)
-                            .execute(&mut *self.register)
-                            .await?;
-                        if let Some((key_id, _)) = added {
-                            sqlx::query(super::sql::DELETE_DATA_KEY)
-                                .bind(key_id.as_slice())
-                                .execute(&mut *self.keys)
-                                .await?;
+                q.push(")");
+            };
+            for chunk in people.chunks(super::FIX_UP_CHUNK) {
+                let keys: Vec<&EmployeeKey> = chunk.iter().map(|p| &p.key).collect();
+                // This run's history rows and the deletions it scheduled go; those pending
+                // before the run come back.
+                let mut q = sqlx::QueryBuilder::<$db>::new("DELETE FROM history WHERE tenant = ");
+                q.push_bind(tenant.clone()).push(" AND run_id = ").push_bind(self.run.as_str().to_owned());
+                in_keys(&mut q, &keys);
+                q.build().execute(&mut *self.register).await?;
+                let mut q = sqlx::QueryBuilder::<$db>::new("DELETE FROM deletions WHERE tenant = ");
+                q.push_bind(tenant.clone());
+                in_keys(&mut q, &keys);
+                q.build().execute(&mut *self.register).await?;
+                let pending: Vec<_> = chunk.iter().filter_map(|p| Some((&p.key, p.deletion.as_ref()?))).collect();
+                if !pending.is_empty() {
+                    let mut q =
+                        sqlx::QueryBuilder::<$db>::new("INSERT INTO deletions (tenant, employee_id, due_on, run_id) ");
+                    q.push_values(pending, |mut b, (k, d)| {
+                        b.push_bind(tenant.clone())
+                            .push_bind(k.as_str().to_owned())
+                            .push_bind(d.due_on.clone())
+                            .push_bind(d.run_id.as_str().to_owned());
+                    });
+                    q.build().execute(&mut *self.register).await?;
+                }
+                // People stored before the run get their stored row back.
+                let before: Vec<_> = chunk.iter().filter_map(|p| Some((&p.key, p.before.as_ref()?))).collect();
+                if !before.is_empty() {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "UPDATE employees SET key_id = v.column2, fingerprint = v.column3, ended = v.column4, \
+                         sealed = v.column5, cells = v.column6 FROM (",
+                    );
+                    q.push_values(before, |mut b, (k, p)| {
+                        b.push_bind(k.as_str().to_owned())
+                            .push_bind(p.key_id.clone())
+                            .push_bind(p.fingerprint.to_vec())
+                            .push_bind(p.ended)
+                            .push_bind(p.sealed.clone())
+                            .push_bind(p.cells.to_vec());
+                    });
+                    q.push(") AS v WHERE employees.tenant = ").push_bind(tenant.clone());
+                    q.push(" AND employees.employee_id = v.column1");
+                    q.build().execute(&mut *self.register).await?;
+                }
+                // People the run added go, with their new data keys.
+                let added: Vec<&EmployeeKey> = chunk.iter().filter(|p| p.before.is_none()).map(|p| &p.key).collect();
+                if !added.is_empty() {
+                    let mut q = sqlx::QueryBuilder::<$db>::new("SELECT key_id FROM employees WHERE tenant = ");
+                    q.push_bind(tenant.clone());
+                    in_keys(&mut q, &added);
+                    let key_ids: Vec<Vec<u8>> = q.build_query_scalar().fetch_all(&mut *self.register).await?;
+                    let mut q = sqlx::QueryBuilder::<$db>::new("DELETE FROM employees WHERE tenant = ");
+                    q.push_bind(tenant.clone());
+                    in_keys(&mut q, &added);
+                    q.build().execute(&mut *self.register).await?;
+                    if !key_ids.is_empty() {
+                        let mut q = sqlx::QueryBuilder::<$db>::new("DELETE FROM data_keys WHERE key_id IN (");
+                        let mut s = q.separated(", ");
+                        for id in key_ids {
+                            s.push_bind(id);
                         }
+                        q.push(")");
+                        q.build().execute(&mut *self.keys).await?;
                     }
                 }
             }

@@ -312,7 +312,7 @@ pub struct PgApply {
 }
 
 impl Apply for PgApply {
-    super::fix_up_methods!();
+    super::fix_up_methods!(sqlx::Postgres);
 
     async fn put_layout(&mut self, layout: &crate::seal::Layout) -> Result<(), StoreError> {
         sqlx::query(sql::INSERT_LAYOUT)

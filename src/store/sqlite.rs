@@ -519,7 +519,7 @@ pub struct SqliteApply {
 }
 
 impl Apply for SqliteApply {
-    super::fix_up_methods!();
+    super::fix_up_methods!(sqlx::Sqlite);
 
     async fn put_layout(&mut self, layout: &crate::seal::Layout) -> Result<(), StoreError> {
         sqlx::query(sql::INSERT_LAYOUT)

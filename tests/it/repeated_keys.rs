@@ -131,3 +131,67 @@ fn sqlite_every_row_of_a_repeated_key_is_rejected() {
 fn postgres_every_row_of_a_repeated_key_is_rejected() {
     repeated_keys(Backend::Postgres);
 }
+
+/// Issue 15, case 17: every key of a file given twice, in shuffled order, more keys than one
+/// fix-up statement takes (500): each first row, changed, unchanged, ended or new, is undone in
+/// chunks, and the register, its history, deletions and keys are exactly as before the run.
+fn every_key_twice(backend: Backend) {
+    let Some(ws) = Workspace::new(backend) else { return };
+    let (header, day1) = reference_day1();
+    let n = day1.len();
+    let day1_path = ws.path().join("day1.csv");
+    write_csv(&day1_path, &header, &day1);
+    assert_eq!(ws.ingest(&day1_path, &[]).0, 0);
+    let people: Vec<_> = (0..n).step_by(97).map(|i| (i, employee(&ws, &day1[i][KEY]).unwrap())).collect();
+    let tables = |ws: &Workspace| ["employees", "history", "deletions", "data_keys"].map(|t| table(ws, t));
+    let before = tables(&ws);
+
+    ws.edit_mapping("policy", "max_rejected_percent = 100");
+    let mut day2: Vec<_> = Vec::with_capacity(2 * n + 20);
+    for (i, row) in day1.iter().enumerate() {
+        day2.push(match i % 4 {
+            0 => with(row, TITLE, "Projektledare"),
+            1 => with(row, END, "2026-12-31"),
+            _ => row.clone(),
+        });
+        day2.push(row.clone());
+    }
+    for (i, row) in day1.iter().take(10).enumerate() {
+        let new = with(row, KEY, &format!("0099{i:02}"));
+        day2.extend([new.clone(), new]);
+    }
+    // Any order: a seeded shuffle.
+    let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
+    for i in (1..day2.len()).rev() {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        day2.swap(i, (seed % (i as u64 + 1)) as usize);
+    }
+    let day2_path = ws.path().join("day2.csv");
+    write_csv(&day2_path, &header, &day2);
+    let (code, r2) = ws.ingest(&day2_path, &[]);
+    assert_eq!((code, r2["status"].as_str()), (3, Some("applied")), "{}", r2["error"]);
+    let c = &r2["counts"];
+    assert_eq!(
+        (c["rejected"].as_u64(), c["new"].as_u64(), c["changed"].as_u64()),
+        (Some(2 * n as u64 + 20), Some(0), Some(0))
+    );
+    let [employees, history, deletions, keys] = tables(&ws);
+    assert_eq!([employees, history, deletions], [before[0], before[1], before[2]]);
+    assert_eq!(keys, before[3] + 1, "only the run's quarantine key is new");
+    for (i, person) in people {
+        assert_eq!(employee(&ws, &day1[i][KEY]).unwrap(), person, "person {i} changed");
+    }
+    assert!(employee(&ws, "009901").is_none());
+}
+
+#[test]
+fn sqlite_every_key_given_twice_is_undone_in_chunks() {
+    every_key_twice(Backend::Sqlite);
+}
+
+#[test]
+fn postgres_every_key_given_twice_is_undone_in_chunks() {
+    every_key_twice(Backend::Postgres);
+}
