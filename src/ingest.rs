@@ -184,7 +184,8 @@ async fn run<S: Store>(
     let keys = tenant_keys(store, req).await?;
     // The apply (and with it the tenant lock) comes before the duplicate check, so a run of
     // the same file that finished while this one waited for the lock makes this one a duplicate.
-    let apply = if req.dry_run { None } else { Some(store.begin_apply(req.tenant, run_id).await?) };
+    let key_ids = KeyIds::new(req.clock.now());
+    let apply = if req.dry_run { None } else { Some(store.begin_apply(req.tenant, run_id, &key_ids.prefix).await?) };
     // A dry run shows the diff of a file applied before, and a reprocessing applies it again.
     let (prior_stops, reprocess) = (!req.dry_run && !req.reprocess, req.reprocess);
     let receipt = {
@@ -247,7 +248,7 @@ async fn run<S: Store>(
         tenant: req.tenant.clone(),
         mapping: req.mapping.clone(),
         keys,
-        key_ids: KeyIds::new(req.clock.now()),
+        key_ids,
         person_layout: seal::Layout::new(
             req.mapping
                 .fields

@@ -188,6 +188,65 @@ macro_rules! fix_up_methods {
 }
 pub(crate) use fix_up_methods;
 
+/// A point where a crash is tested: with `HRFEED_FAULT` set to its name the process dies there
+/// at once, as under `kill -9` or a power cut (the crash tests use it; nothing else sets it).
+pub(crate) fn crash_point(name: &str) {
+    if std::env::var("HRFEED_FAULT").is_ok_and(|v| v == name) {
+        std::process::abort();
+    }
+}
+
+/// The data key ids a run with `prefix` can have made: `prefix` and a 4-byte counter.
+pub(crate) fn key_range(prefix: &[u8; 12]) -> (Vec<u8>, Vec<u8>) {
+    ([&prefix[..], &[0u8; 4]].concat(), [&prefix[..], &[0xFFu8; 4]].concat())
+}
+
+/// The stores' `mark_run`, written once for both backends, on their `register` and `keys` pools. Called under the tenant's lock, so
+/// a marked run of the tenant that is not applied is one that died: no live run of the tenant
+/// can hold keys the register has not committed.
+macro_rules! orphan_sweep_methods {
+    () => {
+        /// Removes the keys of the tenant's runs that died between the two commits, then marks
+        /// this run (committed at once, so a crash at any later point leaves it behind).
+        async fn mark_run(&self, tenant: &TenantId, run: &RunId, prefix: &[u8; 12]) -> Result<(), StoreError> {
+            let marked: Vec<(String, Vec<u8>)> =
+                sqlx::query_as("SELECT run_id, key_prefix FROM pending_runs WHERE tenant = $1")
+                    .bind(tenant.as_str())
+                    .fetch_all(&self.keys)
+                    .await?;
+            for (run_id, stored) in marked {
+                let applied: Option<String> = sqlx::query_scalar("SELECT status FROM runs WHERE id = $1")
+                    .bind(run_id.as_str())
+                    .fetch_optional(&self.register)
+                    .await?;
+                if applied.as_deref() != Some(super::RunStatus::Applied.as_str()) {
+                    let prefix: [u8; 12] =
+                        stored.as_slice().try_into().map_err(|_| StoreError::Database("malformed key prefix".into()))?;
+                    let (low, high) = super::key_range(&prefix);
+                    let gone = sqlx::query("DELETE FROM data_keys WHERE key_id BETWEEN $1 AND $2")
+                        .bind(low)
+                        .bind(high)
+                        .execute(&self.keys)
+                        .await?
+                        .rows_affected();
+                    if gone > 0 {
+                        tracing::warn!(run_id = %run_id, keys = gone, "Removed the data keys of a run that died before its register commit.");
+                    }
+                }
+                sqlx::query("DELETE FROM pending_runs WHERE run_id = $1").bind(run_id.as_str()).execute(&self.keys).await?;
+            }
+            sqlx::query("INSERT INTO pending_runs (run_id, tenant, key_prefix) VALUES ($1, $2, $3)")
+                .bind(run.as_str())
+                .bind(tenant.as_str())
+                .bind(prefix.to_vec())
+                .execute(&self.keys)
+                .await?;
+            Ok(())
+        }
+    };
+}
+pub(crate) use orphan_sweep_methods;
+
 /// `Store::pending_deletions`, written once for both backends (their pools differ in type).
 macro_rules! pending_deletions_method {
     () => {
@@ -601,10 +660,14 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Starts applying a run. Takes the tenant's lock, held until commit or drop: a concurrent
     /// run of the same tenant waits here (SQLite: any run, up to the busy timeout), so a run's
     /// register is never changed by another between its load and its commit.
+    /// `key_prefix` is the first 12 bytes of every data key id the run makes: if the process
+    /// dies between the key store's commit and the register's, the tenant's next apply finds
+    /// the run uncommitted and removes those keys (`orphan_sweep_methods!`).
     fn begin_apply(
         &self,
         tenant: &TenantId,
         run: &RunId,
+        key_prefix: &[u8; 12],
     ) -> impl Future<Output = Result<Self::Apply, StoreError>> + Send;
 
     /// Records a run that applies nothing (duplicate, held, failed).

@@ -34,6 +34,8 @@ fn valid_schema(s: &str) -> bool {
 }
 
 impl PgStore {
+    super::orphan_sweep_methods!();
+
     /// Connects and migrates. `key_store`: `None` = schema `hrfeed_keys` of the same database;
     /// a bare name = that schema; a `postgres://` URL = that database.
     pub async fn open(url: &str, key_store: Option<&str>) -> Result<PgStore, StoreError> {
@@ -224,7 +226,7 @@ impl Store for PgStore {
         super::layouts_from_rows(rows)
     }
 
-    async fn begin_apply(&self, tenant: &TenantId, run: &RunId) -> Result<PgApply, StoreError> {
+    async fn begin_apply(&self, tenant: &TenantId, run: &RunId, key_prefix: &[u8; 12]) -> Result<PgApply, StoreError> {
         let keys = self.keys.begin().await?;
         let mut register = self.register.begin().await?;
         // One run per tenant at a time: a second run waits here until this one commits or
@@ -233,6 +235,7 @@ impl Store for PgStore {
             .bind(tenant.as_str())
             .execute(&mut *register)
             .await?;
+        self.mark_run(tenant, run, key_prefix).await?;
         Ok(PgApply { tenant: tenant.clone(), run: run.clone(), keys, register })
     }
 
@@ -435,6 +438,7 @@ impl Apply for PgApply {
     async fn commit(mut self, run: &RunRecord) -> Result<(), StoreError> {
         insert_run(&mut *self.register, run).await?;
         self.keys.commit().await?;
+        super::crash_point("between-commits");
         self.register.commit().await?;
         Ok(())
     }

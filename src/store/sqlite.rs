@@ -227,6 +227,8 @@ pub fn default_key_path(register: &Path) -> PathBuf {
 }
 
 impl SqliteStore {
+    super::orphan_sweep_methods!();
+
     /// Opens (creating if needed) both databases and runs their migrations.
     pub async fn open(register: &Path, keys: &Path) -> Result<SqliteStore, StoreError> {
         for p in [register, keys] {
@@ -433,12 +435,18 @@ impl Store for SqliteStore {
         super::layouts_from_rows(rows)
     }
 
-    async fn begin_apply(&self, tenant: &TenantId, run: &RunId) -> Result<SqliteApply, StoreError> {
+    async fn begin_apply(
+        &self,
+        tenant: &TenantId,
+        run: &RunId,
+        key_prefix: &[u8; 12],
+    ) -> Result<SqliteApply, StoreError> {
         // The key store's transaction starts first and commits first (see `Apply::commit`).
         let keys = self.keys.begin().await?;
         // IMMEDIATE takes the write lock now, not at the first write: a second run waits here
         // (up to the busy timeout) until this one commits, and so diffs against its result.
         let register = patiently("starts", || self.register.begin_with("BEGIN IMMEDIATE")).await?;
+        self.mark_run(tenant, run, key_prefix).await?;
         Ok(SqliteApply { tenant: tenant.clone(), run: run.clone(), keys, register, store: self.clone() })
     }
 
@@ -638,6 +646,7 @@ impl Apply for SqliteApply {
     async fn commit(mut self, run: &RunRecord) -> Result<(), StoreError> {
         insert_run(&mut *self.register, run).await?;
         self.keys.commit().await?;
+        super::crash_point("between-commits");
         self.register.commit().await?;
         // With automatic checkpoints off, each commit only syncs its WAL; the two databases'
         // checkpoints (copying a large run's pages into the database files) then run side by

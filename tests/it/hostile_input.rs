@@ -398,3 +398,36 @@ fn a_mapping_with_many_fields_loads_or_is_refused_at_once() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("more than the 10000 a mapping may have"), "{}", stderr(&out));
 }
+
+/// Case 8: a crash between the key store's commit and the register's left the run's data keys
+/// orphaned for ever. The tenant's next apply finds the run marked but not applied and removes
+/// exactly its keys: the key store ends as it would without the crash.
+fn crash_between_commits(backend: Backend) {
+    let Some(ws) = Workspace::new(backend) else { return };
+    let day1 = fixtures().join("reference/day1.win1252.csv");
+    let count = |ws: &Workspace, t: &str| ws.table_counts().into_iter().find(|(n, _)| n == t).map(|(_, n)| n).unwrap();
+    let out = ws
+        .command(&["ingest", day1.to_str().unwrap(), "--tenant", "acme"])
+        .env("HRFEED_FAULT", "between-commits")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), None, "the process died: {}", stderr(&out));
+    assert_eq!(count(&ws, "employees"), 0, "the register did not commit");
+    let orphaned = count(&ws, "data_keys");
+    assert!(orphaned >= 3000, "the key store committed the run's keys: {orphaned}");
+
+    let (code, report) = ws.ingest(&day1, &[]);
+    assert!(matches!(code, 0 | 3), "{}", report["error"]);
+    let Some(clean) = Workspace::new(backend) else { return };
+    assert!(matches!(clean.ingest(&day1, &[]).0, 0 | 3));
+    assert_eq!(count(&ws, "data_keys"), count(&clean, "data_keys"), "the dead run's keys are gone, no others");
+    assert_eq!(count(&ws, "employees"), count(&clean, "employees"));
+    // A person's values still open: the applied run's keys were not swept.
+    let (header, rows) = crate::support::reference_day1();
+    let key = header.iter().position(|h| h == "Anst.nr").unwrap();
+    assert!(ws.employee(rows[0][key].trim())["first_name"].is_string());
+}
+
+crate::both_backends! {
+    crash_between_commits => sqlite_a_crash_between_commits_leaves_no_orphaned_keys, postgres_a_crash_between_commits_leaves_no_orphaned_keys;
+}

@@ -46,7 +46,7 @@ async fn story<S: Store>(s: S) {
     // An apply that is dropped before commit leaves nothing behind.
     let run0 = RunId::new_random();
     {
-        let mut a = s.begin_apply(&acme, &run0).await.unwrap();
+        let mut a = s.begin_apply(&acme, &run0, &[0xEE; 12]).await.unwrap();
         a.put_layout(&hrfeed::seal::Layout::new(vec!["dropped".into()])).await.unwrap();
         let batch = Batch {
             keys: vec![NewKey { key_id: vec![7; 16], wrapped: vec![1] }],
@@ -59,7 +59,7 @@ async fn story<S: Store>(s: S) {
 
     // Day 1: two new people, one rejected row; committed with its run.
     let run1 = RunId::new_random();
-    let mut a = s.begin_apply(&acme, &run1).await.unwrap();
+    let mut a = s.begin_apply(&acme, &run1, &[0xEE; 12]).await.unwrap();
     let layout = hrfeed::seal::Layout::new(vec!["department".into(), "end_date".into()]);
     a.put_layout(&layout).await.unwrap();
     a.put_layout(&layout).await.unwrap();
@@ -101,14 +101,14 @@ async fn story<S: Store>(s: S) {
 
     // The same content cannot be applied twice, even by a concurrent run.
     let run2 = RunId::new_random();
-    let a = s.begin_apply(&acme, &run2).await.unwrap();
+    let a = s.begin_apply(&acme, &run2, &[0xEE; 12]).await.unwrap();
     let err = a.commit(&run_record(&run2, &acme, "aaa", RunStatus::Applied)).await.unwrap_err();
     assert!(matches!(err, StoreError::AlreadyApplied), "{err:?}");
 
     // Day 2: 002 is rehired (deletion cancelled), 001 changes, and a missing entry; then 001's
     // cells print alone moves (its values came written another way).
     let run3 = RunId::new_random();
-    let mut a = s.begin_apply(&acme, &run3).await.unwrap();
+    let mut a = s.begin_apply(&acme, &run3, &[0xEE; 12]).await.unwrap();
     a.write(&Batch {
         people: vec![person("001", 1, Class::Changed, None), person("002", 2, Class::Rehired, None)],
         missing: vec![EmployeeKey::new("009")],
@@ -171,7 +171,7 @@ async fn odd_keys<S: Store>(s: S) {
     let acme = TenantId::parse("acme").unwrap();
     let keys = ["plain", "with\u{1e}separator", "semi;colon:1", "Åsa \"q\"", "x"];
     let run = RunId::new_random();
-    let mut a = s.begin_apply(&acme, &run).await.unwrap();
+    let mut a = s.begin_apply(&acme, &run, &[0xEE; 12]).await.unwrap();
     // Sealed records and wrapped keys are any bytes: NUL, the packing's separators, 0xFF.
     let odd_bytes = |i: usize| vec![0, b':', 0xFF, b';', i as u8];
     let people: Vec<PersonWrite> = keys
@@ -214,7 +214,7 @@ async fn large_register<S: Store>(s: S) {
         f[..8].copy_from_slice(&(i as u64).to_le_bytes());
         f
     };
-    let mut a = s.begin_apply(&acme, &run).await.unwrap();
+    let mut a = s.begin_apply(&acme, &run, &[0xEE; 12]).await.unwrap();
     for (c, chunk) in keys.chunks(5000).enumerate() {
         let people = chunk
             .iter()
