@@ -772,6 +772,47 @@ mod tests {
         assert!(matches!(read_all(encrypted.path(), &explicit), Err(ReadError::Encrypted)));
     }
 
+    /// Rewrites one part of a zip (deflated).
+    fn with_part(bytes: &[u8], part: &str, edit: impl Fn(Vec<u8>) -> Vec<u8>) -> Vec<u8> {
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+        let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for i in 0..archive.len() {
+            let mut entry = archive.by_index(i).unwrap();
+            let name = entry.name().to_owned();
+            let mut data = Vec::new();
+            entry.read_to_end(&mut data).unwrap();
+            out.start_file(name.as_str(), zip::write::SimpleFileOptions::default()).unwrap();
+            out.write_all(&if name == part { edit(data) } else { data }).unwrap();
+        }
+        out.finish().unwrap().into_inner()
+    }
+
+    /// Issue 15, case 4: quick-xml holds a whole element or text in memory, so one text of
+    /// hundreds of megabytes (well compressed or not) is refused at 4 MiB; and the parts calamine
+    /// holds whole may not declare more than `max_loaded_part_bytes`.
+    #[test]
+    fn a_huge_xml_text_or_loaded_part_is_refused() {
+        // 5 MiB of letters that deflate poorly (no zip-bomb ratio), in one shared string.
+        let mut seed = 0x2545_F491_4F6C_DD1D_u64;
+        let letters: String = (0..5 * 1024 * 1024)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                char::from(b'a' + (seed % 26) as u8)
+            })
+            .collect();
+        let huge = with_part(&xlsx(false), "xl/sharedStrings.xml", |xml| {
+            String::from_utf8(xml).unwrap().replacen("QZXÅsa", &letters, 1).into_bytes()
+        });
+        let f = write(&huge, ".xlsx");
+        let error = read_all(f.path(), &hints()).map(|_| ()).unwrap_err();
+        assert!(error.to_string().contains("longer than 4194304 bytes"), "{error}");
+        let options = ReadOptions { max_loaded_part_bytes: 1024 * 1024, ..hints() };
+        let error = read_all(f.path(), &options).map(|_| ()).unwrap_err();
+        assert!(error.to_string().contains("read whole expand to more than 1048576 bytes"), "{error}");
+    }
+
     #[test]
     fn limits_and_empty_files() {
         let f = write(&xlsx(false), ".xlsx");

@@ -109,7 +109,7 @@ impl Cfb {
         debug!("load directories");
         let dirs = sectors.get_chain(h.dir_start, &fats, reader, h.dir_len * sector_size)?;
         let dirs = dirs
-            .chunks(128)
+            .chunks_exact(128) // hrfeed: a short last chunk panicked in `from_slice`
             .map(|c| Directory::from_slice(c, h.sector_size))
             .collect::<Vec<_>>();
 
