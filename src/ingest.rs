@@ -102,9 +102,14 @@ pub async fn ingest<S: Store>(store: &S, req: &Request<'_>) -> Report {
         let duplicate = req.dry_run && !req.reprocess && report.duplicate_of.is_some();
         report.status = if duplicate { RunStatus::Duplicate } else { RunStatus::Failed }.as_str().into();
         report.error = Some(match e {
-            IngestError::Store(StoreError::Sqlite { .. }) if !store.files().is_empty() => {
-                let files: Vec<String> = store.files().iter().map(|f| f.display().to_string()).collect();
-                format!("{e}; the database files: {}", files.join(", "))
+            IngestError::Store(s @ StoreError::Sqlite { .. }) if !store.files().is_empty() => {
+                let files: Vec<String> =
+                    s.files_at_fault(&store.files()).iter().map(|f| f.display().to_string()).collect();
+                format!(
+                    "{e}; {}: {}",
+                    if files.len() == 1 { "the file" } else { "the database files" },
+                    files.join(", ")
+                )
             }
             e => e.to_string(),
         });

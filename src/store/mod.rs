@@ -350,6 +350,21 @@ impl From<sqlx::Error> for StoreError {
 }
 
 impl StoreError {
+    /// Of a store's files, those this error is about: for a read-only database the ones that
+    /// cannot be opened for writing, if that tells them apart; else all.
+    pub fn files_at_fault(&self, files: &[std::path::PathBuf]) -> Vec<std::path::PathBuf> {
+        if let StoreError::Sqlite { code, .. } = self
+            && code & 0xFF == 8
+        {
+            let read_only: Vec<_> =
+                files.iter().filter(|f| std::fs::OpenOptions::new().write(true).open(f).is_err()).cloned().collect();
+            if !read_only.is_empty() {
+                return read_only;
+            }
+        }
+        files.to_vec()
+    }
+
     /// The error by kind only: a database's messages may quote values.
     pub(crate) fn from_ref(e: &sqlx::Error) -> StoreError {
         match e {

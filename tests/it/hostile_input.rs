@@ -431,3 +431,28 @@ fn crash_between_commits(backend: Backend) {
 crate::both_backends! {
     crash_between_commits => sqlite_a_crash_between_commits_leaves_no_orphaned_keys, postgres_a_crash_between_commits_leaves_no_orphaned_keys;
 }
+
+/// Case 13: a read-only key store gave "database error: code 8". It now says the database is
+/// read-only and which file. The file is made immutable (`chattr +i`), which holds for root too.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_read_only_database_is_named_and_explained() {
+    let Some(ws) = Workspace::new(Backend::Sqlite) else { return };
+    let file = fixtures().join("bad/57-ok-minimal.xls");
+    assert_eq!(ws.ingest(&file, &[]).0, 0);
+    let keys = ws.path().join("data/hrfeed.keys.db");
+    let chattr = |flag: &str| std::process::Command::new("chattr").arg(flag).arg(&keys).status();
+    if !chattr("+i").is_ok_and(|s| s.success()) {
+        assert!(!crate::support::under_ci(), "chattr +i is needed under CI=true (an ext4 file system, as root)");
+        eprintln!("\n*** SKIPPED: chattr +i is not available here, so no file can be made read-only for root ***\n");
+        return;
+    }
+    let day1 = fixtures().join("reference/day1.win1252.csv");
+    let out = ws.run(&["ingest", day1.to_str().unwrap(), "--tenant", "acme"]);
+    let _ = chattr("-i");
+    // The text report (stdout) carries the run's error.
+    let err = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("read-only") && err.contains("the file: ") && err.contains("hrfeed.keys.db"), "{err}");
+    assert!(!err.contains("the file: ./data/hrfeed.db"), "{err}");
+}

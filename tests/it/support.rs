@@ -24,7 +24,7 @@ pub fn fixtures() -> PathBuf {
     root().join("fixtures")
 }
 
-fn under_ci() -> bool {
+pub fn under_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
 }
 
