@@ -366,6 +366,14 @@ impl Register {
         })
     }
 
+    /// Every key of the register, in key order.
+    pub fn keys(&self) -> impl Iterator<Item = EmployeeKey> + '_ {
+        self.whole_or_empty()
+            .segments
+            .iter()
+            .flat_map(|s| (0..s.entries.len()).map(|i| EmployeeKey::new(s.key_at(i as u32))))
+    }
+
     /// People not ended: the base for the guard's percentages.
     pub fn active(&self) -> usize {
         self.whole_or_empty().segments.iter().map(|s| s.entries.iter().filter(|e| !e.ended).count()).sum()

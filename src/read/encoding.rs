@@ -206,21 +206,24 @@ struct NoUtf8After {
     carry: Vec<u8>,
 }
 
-/// At a byte ≥ 0x80: `Some(true)` if a whole UTF-8 character of two or more bytes starts here,
-/// `None` if `bytes` end before it could, else `Some(false)`.
+/// At a byte ≥ 0x80: `Some(true)` if a UTF-8 character that text plausibly holds starts here
+/// (a Latin letter with a mark, U+00C0–U+017F, as in `ä` or `é`; or general punctuation,
+/// U+2000–U+203F, as in `’` or `–`), `None` if `bytes` end before it could tell, else `Some(false)`.
+/// Other two-byte forms are left alone: Windows-1252 text makes them too (`É` then a no-break
+/// space is C9 A0, valid UTF-8 for `ɠ`), while its `Ã¤` or `â€™` are mojibake already.
 fn utf8_char_at(bytes: &[u8]) -> Option<bool> {
-    let width = match bytes[0] {
-        0xC2..=0xDF => 2,
-        0xE0..=0xEF => 3,
-        0xF0..=0xF4 => 4,
+    let needed = match bytes[0] {
+        0xC3..=0xC5 => 2,
+        0xE2 => 3,
         _ => return Some(false),
     };
-    match std::str::from_utf8(&bytes[..width.min(bytes.len())]) {
-        Ok(_) if bytes.len() >= width => Some(true),
-        Ok(_) => None,
-        Err(e) if e.error_len().is_none() => None,
-        Err(_) => Some(false),
+    if bytes.len() < needed {
+        let continues = bytes[1..].iter().all(|b| (0x80..=0xBF).contains(b));
+        let punctuation = bytes.get(1).is_none_or(|b| *b == 0x80);
+        return if continues && (needed == 2 || punctuation) { None } else { Some(false) };
     }
+    let c = std::str::from_utf8(&bytes[..needed]).ok().and_then(|s| s.chars().next());
+    Some(c.is_some_and(|c| ('\u{00C0}'..='\u{017F}').contains(&c) || ('\u{2000}'..='\u{203F}').contains(&c)))
 }
 
 impl Read for NoUtf8After {
@@ -445,6 +448,11 @@ struct CountingFile {
 
 impl Read for CountingFile {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // The end, once met, stays the end: bytes appended later were not hashed, so they are
+        // not parsed either (the prefix read can meet the end before the stream reads on).
+        if self.hasher.is_none() {
+            return Ok(0);
+        }
         let n = self.file.read(buf)?;
         self.bytes_read.fetch_add(n as u64, Ordering::Relaxed);
         if n > 0 {
@@ -509,6 +517,28 @@ mod tests {
         check(b"F\xF6rnamn", true, EncodingChoice::Auto, "windows-1252", 0);
         check(b"\xEF\xBB\xBFa;b", true, EncodingChoice::Windows1252, "windows-1252", 0);
         check(b"a\0;\0b\0", true, EncodingChoice::Utf16Le, "utf-16le", 0);
+    }
+
+    /// Issue 15, case 10: a Windows-1252 file decided late holds byte pairs that are also valid
+    /// UTF-8 (`É` then a no-break space, `ß` then `–`), and is still read as 1252; UTF-8 letters
+    /// after the switch refuse it.
+    #[test]
+    fn a_late_1252_file_is_refused_only_for_plausible_utf8() {
+        let read = |tail: &[u8]| {
+            let mut bytes = vec![b'x'; PREFIX_BYTES + 10];
+            bytes.extend_from_slice(tail);
+            let f = tempfile::NamedTempFile::new().unwrap();
+            std::fs::write(f.path(), &bytes).unwrap();
+            let mut got = Vec::new();
+            open(f.path(), EncodingChoice::Auto).unwrap().reader.read_to_end(&mut got).map(|_| got)
+        };
+        let text = read(b"\ncaf\xE9;JOS\xC9\xA0;Wei\xDF\x96\n").unwrap();
+        assert!(String::from_utf8(text).unwrap().ends_with("\ncafé;JOSÉ\u{A0};Weiß–\n"));
+        let err = read(&[b"\n\xE9\n".as_slice(), "Pär\n".as_bytes()].concat()).unwrap_err();
+        let mixed = err.get_ref().and_then(|e| e.downcast_ref::<MixedEncoding>()).copied();
+        assert_eq!(mixed, Some(MixedEncoding { switched_at: 2, utf8_at: 3 }));
+        let err = read(&[b"\n\xE9 ".as_slice(), "it\u{2019}s\n".as_bytes()].concat()).unwrap_err();
+        assert!(err.get_ref().is_some_and(|e| e.is::<MixedEncoding>()));
     }
 
     #[test]

@@ -574,8 +574,15 @@ fn check_zip(bytes: &[u8], format: FormatChoice, options: &ReadOptions) -> Resul
         let entry = archive.by_index_raw(i).map_err(|_| workbook_error(format, "the zip container is damaged"))?;
         let (size, compressed) = (entry.size(), entry.compressed_size());
         total = total.saturating_add(size);
-        // calamine streams an XLSX sheet but holds every other part it reads whole.
-        if format != FormatChoice::Ods && !entry.name().starts_with("xl/worksheets/") {
+        // calamine streams an XLSX sheet but holds these parts whole (media, pivot caches and
+        // the like it never reads).
+        let name = entry.name();
+        if format != FormatChoice::Ods
+            && (name == "xl/sharedStrings.xml"
+                || name == "xl/styles.xml"
+                || name == "xl/workbook.xml"
+                || name.ends_with(".rels"))
+        {
             loaded = loaded.saturating_add(size);
         }
         if size > RATIO_CHECK_MIN_BYTES && size / compressed.max(1) > options.max_compression_ratio {
@@ -874,6 +881,11 @@ mod tests {
 
     /// A minimal ODS: `mimetype` first and stored, a manifest, and one table.
     fn ods() -> Vec<u8> {
+        ods_with_rows("", "")
+    }
+
+    /// The ODS above with raw rows put before and after its own.
+    fn ods_with_rows(before: &str, after: &str) -> Vec<u8> {
         let cell = |kind: &str, attrs: &str, text: &str| {
             format!("<table:table-cell office:value-type=\"{kind}\" {attrs}><text:p>{text}</text:p></table:table-cell>")
         };
@@ -887,6 +899,7 @@ mod tests {
             ],
         ];
         let rows: String = rows.iter().map(|r| format!("<table:table-row>{}</table:table-row>", r.concat())).collect();
+        let rows = format!("{before}{rows}{after}");
         let content = format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?><office:document-content \
              xmlns:office=\"urn:oasis:names:tc:opendocument:xmlns:office:1.0\" \
@@ -917,6 +930,22 @@ mod tests {
         assert_eq!(header.detected.format, "ods");
         assert_eq!((header.columns.len(), header.line), (3, 2));
         assert_eq!(rows, [(1, 3, ["0007", "2024-03-01", "32000"].map(str::to_owned).to_vec(), vec![])]);
+    }
+
+    /// As LibreOffice saves a sheet: blank rows before the data, and after it one empty row
+    /// repeated to the sheet's end. Neither counts against the cell budget.
+    #[test]
+    fn an_ods_as_libreoffice_saves_it_is_read_within_the_cell_budget() {
+        let blank = |n: u32| {
+            format!(
+                "<table:table-row table:number-rows-repeated=\"{n}\"><table:table-cell table:number-columns-repeated=\"1024\"/></table:table-row>"
+            )
+        };
+        let f = write(&ods_with_rows(&blank(2), &blank(1_048_000)), ".ods");
+        let options = ReadOptions { max_workbook_cells: 100, ..hints() };
+        let (header, rows) = read_all(f.path(), &options).unwrap();
+        assert_eq!((header.columns.len(), header.line), (3, 4));
+        assert_eq!(rows.len(), 1);
     }
 
     proptest! {

@@ -223,9 +223,10 @@ macro_rules! orphan_sweep_methods {
                     let prefix: [u8; 12] =
                         stored.as_slice().try_into().map_err(|_| StoreError::Database("malformed key prefix".into()))?;
                     let (low, high) = super::key_range(&prefix);
-                    let gone = sqlx::query("DELETE FROM data_keys WHERE key_id BETWEEN $1 AND $2")
+                    let gone = sqlx::query("DELETE FROM data_keys WHERE key_id BETWEEN $1 AND $2 AND tenant = $3")
                         .bind(low)
                         .bind(high)
+                        .bind(tenant.as_str())
                         .execute(&self.keys)
                         .await?
                         .rows_affected();
@@ -373,7 +374,9 @@ impl StoreError {
                     return StoreError::AlreadyApplied;
                 }
                 let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
-                if let Some((code, meaning)) = code.parse::<i32>().ok().and_then(|c| Some((c, sqlite_meaning(c)?))) {
+                if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
+                    && let Some((code, meaning)) = code.parse::<i32>().ok().and_then(|c| Some((c, sqlite_meaning(c)?)))
+                {
                     return StoreError::Sqlite { code, meaning };
                 }
                 let constraint = db.constraint().map(|c| format!(", constraint {c}")).unwrap_or_default();

@@ -168,22 +168,40 @@ fn busy_timeout() -> Duration {
 /// by one run at a time, so runs of different tenants take turns rather than fail.
 const LOCK_WAIT: Duration = Duration::from_secs(60 * 60);
 
-fn is_busy(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| c & 0xFF == 5 || c & 0xFF == 6))
+/// An error that may be a busy (or locked) database, which waiting cures.
+trait Busy: Into<StoreError> {
+    fn is_busy(&self) -> bool;
+}
+
+fn busy_code(code: i32) -> bool {
+    code & 0xFF == 5 || code & 0xFF == 6
+}
+
+impl Busy for sqlx::Error {
+    fn is_busy(&self) -> bool {
+        matches!(self, sqlx::Error::Database(db) if db.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(busy_code))
+    }
+}
+
+impl Busy for StoreError {
+    fn is_busy(&self) -> bool {
+        matches!(self, StoreError::Sqlite { code, .. } if busy_code(*code))
+    }
 }
 
 /// Runs `attempt` until it succeeds or fails otherwise than with a busy database, for up to
 /// `LOCK_WAIT`; says once that it waits.
-async fn patiently<T, F, Fut>(what: &str, mut attempt: F) -> Result<T, StoreError>
+async fn patiently<T, E, F, Fut>(what: &str, mut attempt: F) -> Result<T, StoreError>
 where
+    E: Busy,
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+    Fut: std::future::Future<Output = Result<T, E>>,
 {
     let started = std::time::Instant::now();
     let mut said = false;
     loop {
         match attempt().await {
-            Err(e) if is_busy(&e) && started.elapsed() < LOCK_WAIT => {
+            Err(e) if e.is_busy() && started.elapsed() < LOCK_WAIT => {
                 if !said {
                     tracing::warn!(
                         "Waiting for the database: another run (perhaps of another tenant) is writing it; this run {what} when it is done."
@@ -192,7 +210,7 @@ where
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            other => return other.map_err(StoreError::from),
+            other => return other.map_err(Into::into),
         }
     }
 }
@@ -446,7 +464,7 @@ impl Store for SqliteStore {
         // IMMEDIATE takes the write lock now, not at the first write: a second run waits here
         // (up to the busy timeout) until this one commits, and so diffs against its result.
         let register = patiently("starts", || self.register.begin_with("BEGIN IMMEDIATE")).await?;
-        self.mark_run(tenant, run, key_prefix).await?;
+        patiently("marks its keys", || self.mark_run(tenant, run, key_prefix)).await?;
         Ok(SqliteApply { tenant: tenant.clone(), run: run.clone(), keys, register, store: self.clone() })
     }
 

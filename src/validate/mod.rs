@@ -275,6 +275,13 @@ fn plain_key(cell: &str) -> String {
     cell.nfkc().filter(|c| !invisible(*c)).collect()
 }
 
+/// A character a key may hold without a `pattern`: ASCII, or a Latin letter with a mark
+/// (`ÖST-0012`). Greek and Cyrillic letters that look like Latin ones are refused: `А1001` with a
+/// Cyrillic А would be another person than `A1001`.
+fn latin(c: char) -> bool {
+    c.is_ascii() || ('\u{00C0}'..='\u{024F}').contains(&c) && c != '\u{00D7}' && c != '\u{00F7}'
+}
+
 /// Characters of Unicode's format category (Cf) and controls, which render as nothing.
 fn invisible(c: char) -> bool {
     c.is_control()
@@ -383,9 +390,9 @@ pub fn encode_cells(record: &Record, plan: &Plan, mapping: &Mapping, ctx: Contex
 /// Checks one cell against one field's rules; `Ok(None)` for an allowed empty cell.
 fn check_field(cell: &str, field: &Field, ctx: Context) -> Result<Option<Value>, Vec<Rule>> {
     let plain;
-    let cell = if field.is_key && !cell.is_ascii() {
+    let cell = if field.is_key && !cell.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) {
         plain = plain_key(cell);
-        if field.pattern.is_none() && !plain.is_ascii() {
+        if field.pattern.is_none() && !plain.chars().all(latin) {
             return Err(vec![Rule::KeyCharacters]);
         }
         plain.as_str()
@@ -546,6 +553,18 @@ mod tests {
             push_entry(&mut out, *kind, text.as_bytes());
         }
         out
+    }
+
+    /// Issue 15, case 11: keys as people mean them; Latin letters with marks are keys too, but
+    /// a Cyrillic look-alike is not.
+    #[test]
+    fn keys_are_normalised_and_look_alikes_refused() {
+        assert_eq!(plain_key("\u{FEFF}１００１\u{200B}\u{202E}"), "1001");
+        assert_eq!(plain_key("10\u{0}01\t"), "1001");
+        assert_eq!(plain_key("A\u{030A}SA-1"), "ÅSA-1");
+        assert!("ÖST-0012".chars().all(latin));
+        assert!(!"\u{0410}1001".chars().all(latin), "a Cyrillic А");
+        assert!(!"\u{0391}1001".chars().all(latin), "a Greek Α");
     }
 
     #[test]

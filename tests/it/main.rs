@@ -12,6 +12,7 @@ mod paged_register;
 mod privacy;
 mod reference;
 mod repeated_keys;
+mod row_order;
 mod silent_damage;
 mod store_story;
 mod support;

@@ -146,7 +146,9 @@ impl Workspace {
         let script = format!("ulimit -v {}; exec {TIME} -f 'peak_rss_kib=%M' \"$0\" \"$@\"", cap_mib * 1024);
         let mut sh_args = vec!["-c", script.as_str(), BIN];
         sh_args.extend_from_slice(args);
-        let mut out = self.program("sh", &sh_args).output().unwrap();
+        // glibc's malloc reserves 64 MiB of address space per thread arena: on a host with many
+        // cores that alone could pass the cap.
+        let mut out = self.program("sh", &sh_args).env("MALLOC_ARENA_MAX", "2").output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         let (rest, last) = stderr.trim_end().rsplit_once('\n').unwrap_or(("", stderr.trim_end()));
         let kib: u64 = last

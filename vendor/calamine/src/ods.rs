@@ -437,8 +437,8 @@ where
         buf.clear();
     }
     Ok((
-        get_range(cells, &cols, &rows_repeats, budget)?,
-        get_range(formulas, &cols, &rows_repeats, budget)?,
+        get_range(cells, &cols, &rows_repeats, budget, true)?,
+        get_range(formulas, &cols, &rows_repeats, budget, false)?,
     ))
 }
 
@@ -451,6 +451,7 @@ fn get_range<T: Default + Clone + PartialEq>(
     cols: &[usize],
     rows_repeats: &[usize],
     budget: &mut crate::bounds::CellBudget,
+    count_area: bool,
 ) -> Result<Range<T>, OdsError> {
     // find smallest area with non empty Cells
     let mut row_min = None;
@@ -484,13 +485,17 @@ fn get_range<T: Default + Clone + PartialEq>(
     };
     // hrfeed: repeated rows are written out below, so a `number-rows-repeated` of a billion
     // on a row with a value would ask for a billion rows: count them first.
-    let area = rows_repeats
-        .iter()
-        .skip(row_min)
-        .take(row_max + 1)
-        .fold(0u64, |sum, r| sum.saturating_add(*r as u64))
-        .saturating_mul(col_max as u64 + 1);
-    budget.take(area)?;
+    // Rows after `row_max` are empty and written out as nothing (LibreOffice ends a sheet with
+    // one empty row repeated a million times). Values and formulas share one count per cell.
+    if count_area {
+        let area = rows_repeats
+            .iter()
+            .skip(row_min)
+            .take(row_max + 1 - row_min)
+            .fold(0u64, |sum, r| sum.saturating_add(*r as u64))
+            .saturating_mul(col_max as u64 + 1);
+        budget.take(area)?;
+    }
 
     // rebuild cells into its smallest non empty area
     let cells_len = (row_max + 1 - row_min) * (col_max + 1 - col_min);
@@ -584,7 +589,7 @@ where
                 let (value, formula, is_closed) = get_datatype(reader, e.attributes(), cell_buf)?;
                 // hrfeed: a repeated cell is written out `repeats` times (a value and a formula).
                 let written = if value.is_empty() && formula.is_empty() { 0 } else { repeats };
-                budget.take((empty_col_repeats as u64).saturating_add(written as u64).saturating_mul(2))?;
+                budget.take((empty_col_repeats as u64).saturating_add(written as u64))?;
 
                 for _ in 0..empty_col_repeats {
                     cells.push(Data::Empty);
