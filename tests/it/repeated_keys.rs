@@ -161,13 +161,7 @@ fn every_key_twice(backend: Backend) {
         day2.extend([new.clone(), new]);
     }
     // Any order: a seeded shuffle.
-    let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
-    for i in (1..day2.len()).rev() {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        day2.swap(i, (seed % (i as u64 + 1)) as usize);
-    }
+    crate::support::shuffle(&mut day2, 0x9E37_79B9_7F4A_7C15);
     let day2_path = ws.path().join("day2.csv");
     write_csv(&day2_path, &header, &day2);
     let (code, r2) = ws.ingest(&day2_path, &[]);

@@ -35,15 +35,7 @@ fn ordered(header: &csv::StringRecord, mut rows: Vec<csv::StringRecord>, order: 
             let (last, first) = (column(header, "Efternamn"), column(header, "Förnamn"));
             rows.sort_by(|a, b| (&a[last], &a[first]).cmp(&(&b[last], &b[first])));
         }
-        Order::Shuffled => {
-            let mut seed = 0x5DEE_CE66_D1CE_4E5B_u64;
-            for i in (1..rows.len()).rev() {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                rows.swap(i, (seed % (i as u64 + 1)) as usize);
-            }
-        }
+        Order::Shuffled => crate::support::shuffle(&mut rows, 0x5DEE_CE66_D1CE_4E5B),
     }
     rows
 }

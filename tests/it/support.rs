@@ -232,6 +232,16 @@ pub fn with(rec: &csv::StringRecord, col: usize, value: &str) -> csv::StringReco
     rec.iter().enumerate().map(|(i, v)| if i == col { value } else { v }).collect()
 }
 
+/// Shuffles `items` the same way for the same `seed` (xorshift64), as an export in no order.
+pub fn shuffle<T>(items: &mut [T], mut seed: u64) {
+    for i in (1..items.len()).rev() {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        items.swap(i, (seed % (i as u64 + 1)) as usize);
+    }
+}
+
 /// Writes a comma-separated UTF-8 export.
 pub fn write_csv(path: &Path, header: &csv::StringRecord, rows: &[csv::StringRecord]) {
     let mut w = csv::Writer::from_path(path).unwrap();
