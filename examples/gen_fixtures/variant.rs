@@ -1,0 +1,102 @@
+//! `gen_fixtures variant IN OUT ORDER RENDERING`: a benchmark export as another employer's system
+//! would deliver the same data. ORDER is `id` (as generated), `name` (by last and first name, as
+//! payroll systems sort) or `shuffled` (no order); RENDERING is `same` or `rerendered` (every cell
+//! of a few columns written in another valid form: identity numbers with or without the hyphen,
+//! phones in international form, dates as DD.MM.YYYY, e-mail upper-cased, names padded, salaries
+//! without thousands spaces and with decimals). The file stays Windows-1252 with `;`.
+
+use std::io;
+use std::path::Path;
+
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    Id,
+    Name,
+    Shuffled,
+}
+
+impl Order {
+    pub fn parse(s: &str) -> Option<Order> {
+        Some(match s {
+            "id" => Order::Id,
+            "name" => Order::Name,
+            "shuffled" => Order::Shuffled,
+            _ => return None,
+        })
+    }
+}
+
+fn digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The cell in another valid form, if its column is one that is re-rendered and the cell is in
+/// the form expected (broken cells stay broken).
+fn rerender(column: &str, v: &str) -> String {
+    match column {
+        "Personnummer" if v.len() == 13 && v.as_bytes()[8] == b'-' && digits(&v[..8]) && digits(&v[9..]) => {
+            format!("{}{}", &v[..8], &v[9..])
+        }
+        "Personnummer" if v.len() == 12 && digits(v) => format!("{}-{}", &v[..8], &v[8..]),
+        "Mobil"
+            if v.starts_with('0')
+                && !v.starts_with("00")
+                && v.len() > 4
+                && v.bytes().all(|b| b.is_ascii_digit() || b == b' ' || b == b'-') =>
+        {
+            format!("+46 {}", v[1..].replace('-', " "))
+        }
+        "Anställningsdatum" | "Slutdatum"
+            if v.len() == 10 && v.as_bytes()[4] == b'-' && v.as_bytes()[7] == b'-' && digits(&v[..4]) =>
+        {
+            format!("{}.{}.{}", &v[8..], &v[5..7], &v[..4])
+        }
+        "E-post" if v.contains('@') => v.to_uppercase(),
+        "Förnamn" | "Efternamn" if !v.is_empty() => format!(" {v} "),
+        "Månadslön" if digits(&v.replace(' ', "")) => format!("{},00", v.replace(' ', "")),
+        "Sysselsättningsgrad" if digits(v) => format!("{v},0"),
+        _ => v.to_owned(),
+    }
+}
+
+pub fn write(input: &Path, output: &Path, order: Order, rerendered: bool) -> io::Result<()> {
+    let bytes = std::fs::read(input)?;
+    let (text, _, _) = encoding_rs::WINDOWS_1252.decode(&bytes);
+    let mut reader = csv::ReaderBuilder::new().delimiter(b';').from_reader(text.as_bytes());
+    let header: Vec<String> = reader.headers().map_err(io::Error::other)?.iter().map(str::to_owned).collect();
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(io::Error::other)?;
+        rows.push(record.iter().map(str::to_owned).collect());
+    }
+    let at = |name: &str| header.iter().position(|h| h == name).unwrap_or(0);
+    match order {
+        Order::Id => {}
+        Order::Name => {
+            let (last, first) = (at("Efternamn"), at("Förnamn"));
+            rows.sort_by(|a, b| (&a[last], &a[first]).cmp(&(&b[last], &b[first])));
+        }
+        Order::Shuffled => rows.shuffle(&mut ChaCha8Rng::seed_from_u64(0x5EED_0016)),
+    }
+    let mut writer =
+        csv::WriterBuilder::new().delimiter(b';').terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+    writer.write_record(&header).map_err(io::Error::other)?;
+    for row in &rows {
+        if rerendered {
+            let cells: Vec<String> = row.iter().zip(&header).map(|(v, h)| rerender(h, v)).collect();
+            writer.write_record(&cells).map_err(io::Error::other)?;
+        } else {
+            writer.write_record(row).map_err(io::Error::other)?;
+        }
+    }
+    let text = String::from_utf8(writer.into_inner().map_err(io::Error::other)?).map_err(io::Error::other)?;
+    let (encoded, _, lossy) = encoding_rs::WINDOWS_1252.encode(&text);
+    if lossy {
+        return Err(io::Error::other("a re-rendered cell has a character Windows-1252 lacks"));
+    }
+    std::fs::write(output, encoded)
+}
