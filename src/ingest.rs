@@ -14,6 +14,7 @@ use crate::clock::Clock;
 use crate::diff::{self, Class, Counts, Dates};
 use crate::guard::{self, Verdict};
 use crate::ids::{EmployeeKey, RunId, TenantId};
+use crate::key_order::KeyOrder;
 use crate::mapping::{self, FileMode, Keep as KeepAs, Mapping};
 use crate::occurrence::{First, Occurrence, Occurrences};
 use crate::read::{self, ReadError, Record};
@@ -80,6 +81,8 @@ pub enum IngestError {
          being written, or was replaced; nothing was applied: send it again once it is complete"
     )]
     Changed { file: String },
+    #[error("cannot sort the run's writes into key order (a temporary file): {0}")]
+    KeyOrder(std::io::Error),
     #[error("internal error: the reader thread stopped unexpectedly")]
     Worker,
     #[error("internal error: the database writer stopped unexpectedly")]
@@ -1205,14 +1208,24 @@ async fn stream<S: Store>(
     let writer_apply = &mut *apply;
     let writer = async move {
         let mut spent = std::time::Duration::ZERO;
-        while let Some(batch) = wrx.recv().await {
+        let mut order = KeyOrder::default();
+        while let Some(mut batch) = wrx.recv().await {
             if let Some(a) = writer_apply.as_mut() {
                 let t = Instant::now();
+                order.hold_back(&mut batch).map_err(IngestError::KeyOrder)?;
                 a.write(&batch).await?;
                 spent += t.elapsed();
             }
         }
-        Ok::<_, IngestError>(spent)
+        // The stream is done: what arrived out of key order goes now, in key order.
+        let t = Instant::now();
+        if let Some(a) = writer_apply.as_mut() {
+            let mut held = order.drain(WRITE_BATCH).map_err(IngestError::KeyOrder)?;
+            while let Some(batch) = held.next_batch().map_err(IngestError::KeyOrder)? {
+                a.write(&batch).await?;
+            }
+        }
+        Ok::<_, IngestError>((spent, t.elapsed()))
     };
     let producer = async {
         let mut receipt = Some(receipt);
@@ -1275,7 +1288,7 @@ async fn stream<S: Store>(
         drop(wtx);
         Ok::<_, IngestError>(Some((facts, load_ms)))
     };
-    let ((facts, load_ms), write_ms) = match tokio::join!(writer, producer) {
+    let ((facts, load_ms), (write_ms, key_order_ms)) = match tokio::join!(writer, producer) {
         // A duplicate's writes went into the run's transaction, which is never committed.
         (_, Ok(None)) => return Ok(None),
         // The writer's error explains a stopped producer, so it is reported first.
@@ -1318,5 +1331,6 @@ async fn stream<S: Store>(
     let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
     report.timings_ms.insert("load_compared".into(), ms(sink.load_ms));
     report.timings_ms.insert("write".into(), ms(write_ms));
+    report.timings_ms.insert("write_in_key_order".into(), ms(key_order_ms));
     Ok(Some(sink.counts))
 }

@@ -10,6 +10,7 @@ pub mod diff;
 pub mod guard;
 pub mod ids;
 pub mod ingest;
+mod key_order;
 pub mod mapping;
 pub mod occurrence;
 pub mod read;
