@@ -35,7 +35,7 @@ const ROWS_PER_BATCH: usize = 2048;
 /// Rows whose fingerprint differs are unsealed this many at a time.
 const COMPARE_BATCH: usize = 1024;
 /// Reads of stored records under way at once while the file streams on.
-const COMPARE_AHEAD: usize = 1;
+const COMPARE_AHEAD: usize = 4;
 /// Writes are flushed to the open transaction at this many items: small enough that the writer
 /// keeps close behind the file (what it has left once the file is read runs on one core).
 const WRITE_BATCH: usize = 1024;

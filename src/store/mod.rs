@@ -1,6 +1,7 @@
 //! Store: the register, its history, runs, quarantine and the key store, behind one trait with
 //! a SQLite and a PostgreSQL backend. Knows no CSV and no HTTP; transactions never leave it.
 
+mod pg_copy;
 mod postgres;
 mod sqlite;
 

@@ -7,6 +7,7 @@ use futures_util::TryStreamExt;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Executor, PgPool, Postgres, QueryBuilder, Row, Transaction};
 
+use super::pg_copy::{self, CopyReader, CopyRows};
 use super::{Apply, Batch, HistoryEntry, RunRecord, RunStatus, SealedPerson, Store, StoreError, sql};
 use crate::diff::Class;
 use crate::ids::{EmployeeKey, RunId, TenantId};
@@ -168,21 +169,31 @@ impl Store for PgStore {
             .bind(tenant.as_str())
             .fetch_one(&self.register)
             .await?;
-        // One page in whatever order PostgreSQL returns: its collation need not order keys as
-        // bytes, which paging for early lookups would need.
+        // One page in whatever order PostgreSQL returns, and in the binary `COPY` format: sqlx
+        // decodes rows one message at a time, seconds for a million people. `COPY` takes no
+        // binds; a tenant id is `[a-z0-9_-]` (`TenantId::parse`), safe as a literal.
         let mut register = Segment::with_capacity(usize::try_from(n).unwrap_or(0));
-        let mut rows = sqlx::query("SELECT employee_id, fingerprint, cells, ended FROM employees WHERE tenant = $1")
-            .bind(tenant.as_str())
-            .fetch(&self.register);
-        while let Some(r) = rows.try_next().await? {
-            let key: &str = r.try_get(0)?;
-            let fp: &[u8] = r.try_get(1)?;
-            let cells: &[u8] = r.try_get(2)?;
-            let ended: bool = r.try_get(3)?;
-            let fp = fp.try_into().map_err(|_| StoreError::Database("malformed fingerprint".into()))?;
-            let cells = cells.try_into().map_err(|_| StoreError::Database("malformed cells print".into()))?;
-            register.insert(EmployeeKey::new(key), fp, cells, ended)?;
+        let statement = format!(
+            "COPY (SELECT employee_id, fingerprint, cells, ended FROM employees WHERE tenant = '{}') \
+             TO STDOUT (FORMAT binary)",
+            tenant.as_str()
+        );
+        let mut conn = self.register.acquire().await?;
+        let mut chunks = conn.copy_out_raw(&statement).await?;
+        let mut reader = CopyReader::default();
+        while let Some(chunk) = chunks.try_next().await? {
+            reader.push(&chunk);
+            while let Some(row) = reader.next_row()? {
+                let [Some(key), Some(fp), Some(cells), Some(ended)] = row.fields::<4>()? else {
+                    return Err(pg_copy::malformed());
+                };
+                let key = std::str::from_utf8(key).map_err(|_| pg_copy::malformed())?;
+                let fp = fp.try_into().map_err(|_| StoreError::Database("malformed fingerprint".into()))?;
+                let cells = cells.try_into().map_err(|_| StoreError::Database("malformed cells print".into()))?;
+                register.insert(EmployeeKey::new(key), fp, cells, ended == [1])?;
+            }
         }
+        reader.finish()?;
         Ok(into.push_whole(register)?)
     }
 
@@ -236,6 +247,9 @@ impl Store for PgStore {
             .execute(&mut *register)
             .await?;
         self.mark_run(tenant, run, key_prefix).await?;
+        for statement in CREATE_STAGING {
+            sqlx::query(statement).execute(&mut *register).await?;
+        }
         Ok(PgApply { tenant: tenant.clone(), run: run.clone(), keys, register })
     }
 
@@ -307,6 +321,40 @@ impl Store for PgStore {
     }
 }
 
+/// The staging tables of a run's apply, gone when its transaction ends (and with the session,
+/// should it die): they hold what `employees` holds, sealed values and ids.
+const CREATE_STAGING: [&str; 2] = [
+    "CREATE TEMP TABLE hrfeed_stage_people (employee_id TEXT COLLATE \"C\" NOT NULL, key_id BYTEA NOT NULL, \
+     fingerprint BYTEA NOT NULL, cells BYTEA NOT NULL, ended BOOLEAN NOT NULL, sealed BYTEA NOT NULL, \
+     class TEXT NOT NULL, fields TEXT NOT NULL, delete_on TEXT) ON COMMIT DROP",
+    "CREATE TEMP TABLE hrfeed_stage_cells (employee_id TEXT COLLATE \"C\" NOT NULL, cells BYTEA NOT NULL) ON COMMIT DROP",
+];
+
+/// Staged people already in the register get their new state (`$1` tenant). A row whose values
+/// are unchanged (only its fingerprint moved, after a mapping change) gets its fingerprint
+/// refreshed but no history entry; a new person's entry is their row's `created_run` (see
+/// `history`).
+const STAGED_UPDATE: &str = "UPDATE employees e SET key_id = s.key_id, fingerprint = s.fingerprint, \
+     cells = s.cells, ended = s.ended, sealed = s.sealed FROM hrfeed_stage_people s \
+     WHERE e.tenant = $1 AND e.employee_id = s.employee_id AND s.class <> 'new'";
+
+/// The history rows and deletions of staged people (`$1` tenant, `$2` run).
+const STAGED_HISTORY_AND_DELETIONS: [&str; 2] = [
+    "INSERT INTO history (tenant, employee_id, run_id, kind, fields) SELECT $1, employee_id, $2, class, fields \
+     FROM hrfeed_stage_people WHERE class NOT IN ('new', 'unchanged')",
+    "INSERT INTO deletions (tenant, employee_id, due_on, run_id) SELECT $1, employee_id, delete_on, $2 \
+     FROM hrfeed_stage_people WHERE delete_on IS NOT NULL \
+     ON CONFLICT (tenant, employee_id) DO UPDATE SET due_on = excluded.due_on, run_id = excluded.run_id",
+];
+
+/// Pending deletions of staged people whose end went away (`$1` tenant).
+const STAGED_CANCELS: &str = "DELETE FROM deletions d USING hrfeed_stage_people s WHERE d.tenant = $1 \
+     AND d.employee_id = s.employee_id AND s.delete_on IS NULL AND s.class <> 'new'";
+
+/// A staged batch of cells prints (`$1` tenant).
+const STAGED_CELLS: &str = "UPDATE employees e SET cells = s.cells FROM hrfeed_stage_cells s \
+     WHERE e.tenant = $1 AND e.employee_id = s.employee_id";
+
 pub struct PgApply {
     tenant: TenantId,
     run: RunId,
@@ -331,82 +379,84 @@ impl Apply for PgApply {
         // The key store and the register are separate connections: their writes run side by side.
         let (keys, register) = (&mut self.keys, &mut self.register);
         let write_keys = async move {
-            for chunk in batch.keys.chunks(CHUNK) {
-                let mut q = QueryBuilder::<Postgres>::new(sql::INSERT_DATA_KEYS);
-                q.push_values(chunk, |mut b, k| {
-                    b.push_bind(k.key_id.as_slice()).push_bind(tenant).push_bind(k.wrapped.as_slice());
-                });
-                q.build().execute(&mut **keys).await?;
+            let mut rows = CopyRows::new();
+            for k in &batch.keys {
+                rows.row(3).bytes(&k.key_id).text(tenant).bytes(&k.wrapped);
             }
-            Ok::<_, StoreError>(())
+            rows.send(keys, "COPY data_keys (key_id, tenant, wrapped) FROM STDIN (FORMAT binary)").await
         };
         let write_register = async move {
-            for chunk in batch.people.chunks(CHUNK) {
-                let mut q = QueryBuilder::<Postgres>::new(sql::INSERT_EMPLOYEES);
-                q.push_values(chunk, |mut b, p| {
-                    b.push_bind(tenant)
-                        .push_bind(p.key.as_str())
-                        .push_bind(p.key_id.as_slice())
-                        .push_bind(p.fingerprint.as_slice())
-                        .push_bind(p.cells.as_slice())
-                        .push_bind(p.ended)
-                        .push_bind(p.sealed.as_slice())
-                        .push_bind(run);
-                });
-                q.push(sql::ON_CONFLICT_EMPLOYEES);
-                q.build().execute(&mut **register).await?;
-
-                // A row whose values are unchanged (only its fingerprint moved, after a mapping
-                // change) gets its fingerprint refreshed but no history entry; a new person's entry
-                // is their row's `created_run` (see `history`).
-                let changed: Vec<_> =
-                    chunk.iter().filter(|p| !matches!(p.class, Class::Unchanged | Class::New)).collect();
-                if !changed.is_empty() {
-                    let mut h = QueryBuilder::<Postgres>::new(sql::INSERT_HISTORY);
-                    h.push_values(changed, |mut b, p| {
-                        b.push_bind(tenant)
-                            .push_bind(p.key.as_str())
-                            .push_bind(run)
-                            .push_bind(p.class.as_str())
-                            .push_bind(p.fields.join(","));
-                    });
-                    h.build().execute(&mut **register).await?;
+            // New people go straight into the register, one `COPY` a batch (a key already there
+            // fails the run, loudly); the others, and new people with an end, go through a
+            // staging table (`begin_apply`), from which their register rows, history rows and
+            // deletions follow in the database.
+            let (mut new, mut staged) = (CopyRows::new(), CopyRows::new());
+            let mut updates = 0u64;
+            for p in &batch.people {
+                if p.class == Class::New {
+                    new.row(8)
+                        .text(tenant)
+                        .text(p.key.as_str())
+                        .bytes(&p.key_id)
+                        .bytes(&p.fingerprint)
+                        .bytes(&p.cells)
+                        .boolean(p.ended)
+                        .bytes(&p.sealed)
+                        .text(run);
+                    if p.delete_on.is_none() {
+                        continue;
+                    }
+                } else {
+                    updates += 1;
                 }
-
-                let due: Vec<_> = chunk.iter().filter(|p| p.delete_on.is_some()).collect();
-                if !due.is_empty() {
-                    let mut d = QueryBuilder::<Postgres>::new(sql::INSERT_DELETIONS);
-                    d.push_values(&due, |mut b, p| {
-                        b.push_bind(tenant).push_bind(p.key.as_str()).push_bind(p.delete_on.as_deref()).push_bind(run);
-                    });
-                    d.push(sql::ON_CONFLICT_DELETIONS);
-                    d.build().execute(&mut **register).await?;
-                }
-                let cancel: Vec<&str> = chunk
-                    .iter()
-                    .filter(|p| p.delete_on.is_none() && p.class != Class::New)
-                    .map(|p| p.key.as_str())
-                    .collect();
-                if !cancel.is_empty() {
-                    sqlx::query("DELETE FROM deletions WHERE tenant = $1 AND employee_id = ANY($2)")
-                        .bind(tenant)
-                        .bind(&cancel)
-                        .execute(&mut **register)
-                        .await?;
-                }
+                staged
+                    .row(9)
+                    .text(p.key.as_str())
+                    .bytes(&p.key_id)
+                    .bytes(&p.fingerprint)
+                    .bytes(&p.cells)
+                    .boolean(p.ended)
+                    .bytes(&p.sealed)
+                    .text(p.class.as_str())
+                    .text(&p.fields.join(","))
+                    .opt_text(p.delete_on.as_deref());
             }
-            for chunk in batch.cells.chunks(CHUNK) {
-                let (keys, cells): (Vec<&str>, Vec<&[u8]>) =
-                    chunk.iter().map(|(k, c)| (k.as_str(), c.as_slice())).unzip();
-                sqlx::query(
-                    "UPDATE employees e SET cells = v.cells FROM unnest($2::text[], $3::bytea[]) AS v (employee_id, cells) \
-                     WHERE e.tenant = $1 AND e.employee_id = v.employee_id",
-                )
-                .bind(tenant)
-                .bind(&keys)
-                .bind(&cells)
-                .execute(&mut **register)
-                .await?;
+            new.send(
+                register,
+                "COPY employees (tenant, employee_id, key_id, fingerprint, cells, ended, sealed, created_run) \
+                 FROM STDIN (FORMAT binary)",
+            )
+            .await?;
+            if !staged.is_empty() {
+                staged
+                    .send(
+                        register,
+                        "COPY hrfeed_stage_people (employee_id, key_id, fingerprint, cells, ended, sealed, class, \
+                         fields, delete_on) FROM STDIN (FORMAT binary)",
+                    )
+                    .await?;
+                let updated = sqlx::query(STAGED_UPDATE).bind(tenant).execute(&mut **register).await?.rows_affected();
+                if updated != updates {
+                    return Err(StoreError::Database(format!(
+                        "{updates} people of the register were to be updated, {updated} were found: \
+                         the register changed under the run"
+                    )));
+                }
+                for statement in STAGED_HISTORY_AND_DELETIONS {
+                    sqlx::query(statement).bind(tenant).bind(run).execute(&mut **register).await?;
+                }
+                sqlx::query(STAGED_CANCELS).bind(tenant).execute(&mut **register).await?;
+                // A table created in the same transaction is emptied in place.
+                register.execute("TRUNCATE hrfeed_stage_people").await?;
+            }
+            let mut rows = CopyRows::new();
+            for (k, c) in &batch.cells {
+                rows.row(2).text(k.as_str()).bytes(c);
+            }
+            if !rows.is_empty() {
+                rows.send(register, "COPY hrfeed_stage_cells (employee_id, cells) FROM STDIN (FORMAT binary)").await?;
+                sqlx::query(STAGED_CELLS).bind(tenant).execute(&mut **register).await?;
+                register.execute("TRUNCATE hrfeed_stage_cells").await?;
             }
             for chunk in batch.missing.chunks(CHUNK) {
                 let mut h = QueryBuilder::<Postgres>::new(sql::INSERT_HISTORY);
