@@ -20,8 +20,16 @@ use crate::ids::EmployeeKey;
 use crate::seal::{CELLS_PRINT, CellsPrint, FINGERPRINT};
 use crate::store::{Batch, PersonWrite};
 
-/// Held writes kept in memory before a sorted run goes to disk.
+/// Held writes kept in memory before a sorted run goes to disk; `HRFEED_KEY_ORDER_MEMORY_KIB`
+/// sets another amount (tests make it small, so a small file takes the way of a large one).
 const MEMORY_BUDGET: usize = 16 << 20;
+
+fn memory_budget() -> usize {
+    std::env::var("HRFEED_KEY_ORDER_MEMORY_KIB")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .map_or(MEMORY_BUDGET, |kib| kib.saturating_mul(1024).max(1))
+}
 /// Read buffer per run file while merging.
 const READ_BUFFER: usize = 128 << 10;
 /// An allocation's bookkeeping, counted beside its bytes so the budget bounds real memory.
@@ -66,8 +74,11 @@ impl Held {
 /// of raising the bar for all that follow). A file in key order has almost all its writes go at
 /// once; a shuffled one has almost all held. A key arrives at most once in a run's stream (a
 /// repeated key's later rows are rejected, not written).
-#[derive(Default)]
 pub(crate) struct KeyOrder {
+    /// Whether new people are held too (a store kept in key order); updates of stored people
+    /// and their cells prints always are, as they touch stored rows.
+    hold_new: bool,
+    budget: usize,
     /// The highest key written so far.
     high: Option<String>,
     /// The previous batch, sorted, waiting for the keys after it.
@@ -79,11 +90,39 @@ pub(crate) struct KeyOrder {
     pub(crate) count: u64,
 }
 
+impl Default for KeyOrder {
+    fn default() -> Self {
+        KeyOrder {
+            hold_new: true,
+            budget: memory_budget(),
+            high: None,
+            window: Vec::new(),
+            held: Vec::new(),
+            held_bytes: 0,
+            runs: Vec::new(),
+            count: 0,
+        }
+    }
+}
+
 impl KeyOrder {
+    /// Key order for all writes on a store that keeps its register in key order, else for
+    /// updates only.
+    pub(crate) fn for_store(clustered: bool) -> KeyOrder {
+        KeyOrder { hold_new: clustered, ..KeyOrder::default() }
+    }
+
     /// Replaces the people and cells prints of `batch` with those of the previous batch that may
     /// go now (see `KeyOrder`); the rest come back from `drain`.
     pub(crate) fn hold_back(&mut self, batch: &mut Batch) -> io::Result<()> {
-        let mut arrived: Vec<Held> = mem::take(&mut batch.people).into_iter().map(Held::Person).collect();
+        let mut arrived: Vec<Held> = Vec::with_capacity(batch.people.len() + batch.cells.len());
+        for p in mem::take(&mut batch.people) {
+            if !self.hold_new && p.class == Class::New {
+                batch.people.push(p);
+            } else {
+                arrived.push(Held::Person(p));
+            }
+        }
         arrived.extend(mem::take(&mut batch.cells).into_iter().map(|(k, c)| Held::Cells(k, c)));
         arrived.sort_by(|a, b| a.key().cmp(b.key()));
         let mut next = Vec::with_capacity(arrived.len());
@@ -124,7 +163,7 @@ impl KeyOrder {
 
         self.held_bytes += w.size();
         self.held.push(w);
-        if self.held_bytes >= MEMORY_BUDGET {
+        if self.held_bytes >= self.budget {
             self.spill()?;
         }
         Ok(())
@@ -475,6 +514,20 @@ mod tests {
         assert!(people.windows(2).all(|w| w[0] < w[1]), "people come back in key order");
         assert!(cells.windows(2).all(|w| w[0] < w[1]), "cells prints come back in key order");
         assert_eq!((people.len(), cells.len()), (n, n), "every write exactly once");
+    }
+
+    #[test]
+    fn unclustered_only_updates_are_held() {
+        let mut order = KeyOrder::for_store(false);
+        let mut batch = Batch::default();
+        for k in ["E3", "E1", "E2"] {
+            batch.people.push(person(k, 10, Class::New));
+        }
+        batch.people.push(person("E0", 10, Class::Changed));
+        order.hold_back(&mut batch).unwrap();
+        assert_eq!(keys(&batch.people), ["E3", "E1", "E2"]);
+        let out = drain_all(order, 10);
+        assert_eq!(keys(&out[0].people), ["E0"]);
     }
 
     #[test]

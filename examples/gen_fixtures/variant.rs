@@ -1,5 +1,5 @@
 //! `gen_fixtures variant IN OUT ORDER RENDERING`: a benchmark export as another employer's system
-//! would deliver the same data. ORDER is `id` (as generated), `name` (by last and first name, as
+//! would deliver the same data. ORDER is `id` (sorted by employee id), `name` (by last and first name, as
 //! payroll systems sort) or `shuffled` (no order); RENDERING is `same` or `rerendered` (every cell
 //! of a few columns written in another valid form: identity numbers with or without the hyphen,
 //! phones in international form, dates as DD.MM.YYYY, e-mail upper-cased, names padded, salaries
@@ -75,7 +75,11 @@ pub fn write(input: &Path, output: &Path, order: Order, rerendered: bool) -> io:
     }
     let at = |name: &str| header.iter().position(|h| h == name).unwrap_or(0);
     match order {
-        Order::Id => {}
+        // The generator's own order has day 2's hires among the others; sorted here.
+        Order::Id => {
+            let id = at("Anst.nr");
+            rows.sort_by(|a, b| a[id].cmp(&b[id]));
+        }
         Order::Name => {
             let (last, first) = (at("Efternamn"), at("Förnamn"));
             rows.sort_by(|a, b| (&a[last], &a[first]).cmp(&(&b[last], &b[first])));

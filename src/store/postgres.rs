@@ -355,6 +355,11 @@ const STAGED_CANCELS: &str = "DELETE FROM deletions d USING hrfeed_stage_people 
 const STAGED_CELLS: &str = "UPDATE employees e SET cells = s.cells FROM hrfeed_stage_cells s \
      WHERE e.tenant = $1 AND e.employee_id = s.employee_id";
 
+/// A person's register state as `COPY` fields: key, key id, fingerprint, cells print, ended, sealed.
+fn person_state<'r>(rows: &'r mut CopyRows, p: &super::PersonWrite) -> &'r mut CopyRows {
+    rows.text(p.key.as_str()).bytes(&p.key_id).bytes(&p.fingerprint).bytes(&p.cells).boolean(p.ended).bytes(&p.sealed)
+}
+
 pub struct PgApply {
     tenant: TenantId,
     run: RunId,
@@ -394,29 +399,14 @@ impl Apply for PgApply {
             let mut updates = 0u64;
             for p in &batch.people {
                 if p.class == Class::New {
-                    new.row(8)
-                        .text(tenant)
-                        .text(p.key.as_str())
-                        .bytes(&p.key_id)
-                        .bytes(&p.fingerprint)
-                        .bytes(&p.cells)
-                        .boolean(p.ended)
-                        .bytes(&p.sealed)
-                        .text(run);
+                    person_state(new.row(8).text(tenant), p).text(run);
                     if p.delete_on.is_none() {
                         continue;
                     }
                 } else {
                     updates += 1;
                 }
-                staged
-                    .row(9)
-                    .text(p.key.as_str())
-                    .bytes(&p.key_id)
-                    .bytes(&p.fingerprint)
-                    .bytes(&p.cells)
-                    .boolean(p.ended)
-                    .bytes(&p.sealed)
+                person_state(staged.row(9), p)
                     .text(p.class.as_str())
                     .text(&p.fields.join(","))
                     .opt_text(p.delete_on.as_deref());

@@ -325,6 +325,10 @@ async fn insert_run<'e, E: sqlx::Executor<'e, Database = Sqlite>>(e: E, run: &Ru
 impl Store for SqliteStore {
     type Apply = SqliteApply;
 
+    fn clusters_by_key(&self) -> bool {
+        true
+    }
+
     fn files(&self) -> Vec<PathBuf> {
         self.paths.to_vec()
     }

@@ -87,6 +87,8 @@ impl Drop for PgDb {
 pub struct Workspace {
     pub dir: TempDir,
     pub pg: Option<PgDb>,
+    /// Environment every hrfeed command of this workspace gets.
+    pub env: Vec<(String, String)>,
 }
 
 impl Workspace {
@@ -97,7 +99,7 @@ impl Workspace {
             Backend::Postgres => Some(PgDb::create()?),
         };
         let dir = tempfile::tempdir().unwrap();
-        let ws = Workspace { dir, pg };
+        let ws = Workspace { dir, pg, env: Vec::new() };
         let out = ws.run(&["init"]);
         assert!(out.status.success(), "init failed: {}", String::from_utf8_lossy(&out.stderr));
         Some(ws)
@@ -125,6 +127,7 @@ impl Workspace {
         if let Some(pg) = &self.pg {
             c.env("HRFEED_DATABASE_URL", &pg.url);
         }
+        c.envs(self.env.iter().map(|(k, v)| (k, v)));
         c
     }
 
