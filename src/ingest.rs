@@ -1208,7 +1208,7 @@ async fn stream<S: Store>(
     let writer_apply = &mut *apply;
     let writer = async move {
         let mut spent = std::time::Duration::ZERO;
-        let mut order = KeyOrder::for_store(store.clusters_by_key());
+        let mut order = KeyOrder::for_store(store.clusters_by_key(), store.scratch_dir());
         while let Some(mut batch) = wrx.recv().await {
             if let Some(a) = writer_apply.as_mut() {
                 let t = Instant::now();

@@ -5,8 +5,8 @@
 //! at once; the rest are held back and written after the stream, merged into key order.
 //!
 //! Held writes wait in memory up to `MEMORY_BUDGET`, then go to disk as sorted runs, one
-//! anonymous temporary file each (unlinked as it is created, so gone when the run ends, also
-//! after a crash). A run file holds what the register itself holds: employee ids in clear and
+//! anonymous temporary file each (beside the SQLite database, else in the system's temporary
+//! folder; unlinked as it is created, so gone when the run ends, also after a crash). A run file holds what the register itself holds: employee ids in clear and
 //! values sealed under each person's data key, fingerprints and cells prints; never a plain value.
 
 use std::cmp::Reverse;
@@ -78,6 +78,8 @@ pub(crate) struct KeyOrder {
     /// Whether new people are held too (a store kept in key order); updates of stored people
     /// and their cells prints always are, as they touch stored rows.
     hold_new: bool,
+    /// Where run files go (`None`: the system's temporary folder).
+    dir: Option<std::path::PathBuf>,
     budget: usize,
     /// The highest key written so far.
     high: Option<String>,
@@ -94,6 +96,7 @@ impl Default for KeyOrder {
     fn default() -> Self {
         KeyOrder {
             hold_new: true,
+            dir: None,
             budget: memory_budget(),
             high: None,
             window: Vec::new(),
@@ -108,8 +111,8 @@ impl Default for KeyOrder {
 impl KeyOrder {
     /// Key order for all writes on a store that keeps its register in key order, else for
     /// updates only.
-    pub(crate) fn for_store(clustered: bool) -> KeyOrder {
-        KeyOrder { hold_new: clustered, ..KeyOrder::default() }
+    pub(crate) fn for_store(clustered: bool, dir: Option<std::path::PathBuf>) -> KeyOrder {
+        KeyOrder { hold_new: clustered, dir, ..KeyOrder::default() }
     }
 
     /// Replaces the people and cells prints of `batch` with those of the previous batch that may
@@ -175,7 +178,11 @@ impl KeyOrder {
         self.held_bytes = 0;
         // Stable: a key held twice keeps its arrival order, so the later write wins.
         held.sort_by(|a, b| a.key().cmp(b.key()));
-        let mut out = BufWriter::with_capacity(READ_BUFFER, tempfile::tempfile()?);
+        let file = match &self.dir {
+            Some(dir) => tempfile::tempfile_in(dir)?,
+            None => tempfile::tempfile()?,
+        };
+        let mut out = BufWriter::with_capacity(READ_BUFFER, file);
         for w in &held {
             encode(w, &mut out)?;
         }
@@ -518,7 +525,7 @@ mod tests {
 
     #[test]
     fn unclustered_only_updates_are_held() {
-        let mut order = KeyOrder::for_store(false);
+        let mut order = KeyOrder::for_store(false, None);
         let mut batch = Batch::default();
         for k in ["E3", "E1", "E2"] {
             batch.people.push(person(k, 10, Class::New));

@@ -639,6 +639,12 @@ pub trait Store: Clone + Send + Sync + 'static {
         false
     }
 
+    /// Where a run's temporary sort files go (`key_order`): beside the database when it is a
+    /// local file, so they land on the register's disk, else the system's temporary folder.
+    fn scratch_dir(&self) -> Option<std::path::PathBuf> {
+        None
+    }
+
     /// The tenant's wrapped key, if one exists.
     fn tenant_key(&self, tenant: &TenantId) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
 

@@ -329,6 +329,10 @@ impl Store for SqliteStore {
         true
     }
 
+    fn scratch_dir(&self) -> Option<PathBuf> {
+        self.paths[0].parent().map(Path::to_path_buf)
+    }
+
     fn files(&self) -> Vec<PathBuf> {
         self.paths.to_vec()
     }
