@@ -6,6 +6,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use tokio::sync::mpsc;
@@ -1204,6 +1205,9 @@ async fn stream<S: Store>(
     // Writes run beside validation: the writer awaits the database while the sink goes on
     // classifying, and a failed write closes the channel, which stops the sink.
     let (wtx, mut wrx) = mpsc::channel::<Batch>(2);
+    // Set once the producer has sent the whole file's writes.
+    let streamed_whole = AtomicBool::new(false);
+    let streamed_whole = &streamed_whole;
     // `move`: a failed writer drops its receiver at once, so the sink's next send fails.
     let writer_apply = &mut *apply;
     let writer = async move {
@@ -1217,9 +1221,10 @@ async fn stream<S: Store>(
                 spent += t.elapsed();
             }
         }
-        // The stream is done: what arrived out of key order goes now, in key order.
+        // The stream is done: what arrived out of key order goes now, in key order, unless the
+        // run already failed or found a duplicate (its transaction is never committed).
         let t = Instant::now();
-        if let Some(a) = writer_apply.as_mut() {
+        if let Some(a) = writer_apply.as_mut().filter(|_| streamed_whole.load(Ordering::Acquire)) {
             let mut held = order.drain(WRITE_BATCH).map_err(IngestError::KeyOrder)?;
             while let Some(batch) = held.next_batch().map_err(IngestError::KeyOrder)? {
                 a.write(&batch).await?;
@@ -1285,6 +1290,7 @@ async fn stream<S: Store>(
             sink.batch.missing = missing;
         }
         sink.flush(&wtx, true).await?;
+        streamed_whole.store(true, Ordering::Release);
         drop(wtx);
         Ok::<_, IngestError>(Some((facts, load_ms)))
     };

@@ -2115,8 +2115,8 @@ fn fine_cases() -> io::Result<Vec<BadCase>> {
 // Benchmark data
 // ---------------------------------------------------------------------------------------------
 
-/// Writes `day1.csv`, `day2.csv` (Windows-1252, `;`, CRLF) for `rows` people, `day1.xlsx` when
-/// `rows` ≤ 200 000, and `expected.json` with both days' counts. Rows are generated one at a
+/// Writes `day1.csv`, `day2.csv` (Windows-1252, `;`, CRLF) for `rows` people, `day1.xlsx` (and
+/// `day1-name.xlsx`, `day1-shuffled.xlsx`) when `rows` ≤ 200 000, and `expected.json` with both days' counts. Rows are generated one at a
 /// time from a per-row seed, so memory stays flat and day 2 can rebuild any day-1 person.
 pub fn write_bench(rows: usize, out: &Path) -> io::Result<()> {
     fs::create_dir_all(out)?;
@@ -2128,8 +2128,16 @@ pub fn write_bench(rows: usize, out: &Path) -> io::Result<()> {
     day1.finish()?;
     let expected2 = write_bench_day2(rows, &out.join("day2.csv"))?;
     if rows <= 200_000 {
+        // Day 1 as a workbook in the three orders of the CSV cases: by id, by name, shuffled.
         let layout = XlsxLayout { title: None, header: Some(&HEADERS), trailing_blank_rows: 0 };
-        fs::write(out.join("day1.xlsx"), xlsx_bytes((0..rows).map(|i| render(&bench_person(i))), &layout)?)?;
+        let mut rendered: Vec<Vec<Cell>> = (0..rows).map(|i| render(&bench_person(i))).collect();
+        fs::write(out.join("day1.xlsx"), xlsx_bytes(&rendered, &layout)?)?;
+        let at = |name: &str| HEADERS.iter().position(|h| *h == name).unwrap_or(0);
+        let (last, first) = (at("Efternamn"), at("Förnamn"));
+        rendered.sort_by_cached_key(|r| (r[last].text(), r[first].text()));
+        fs::write(out.join("day1-name.xlsx"), xlsx_bytes(&rendered, &layout)?)?;
+        rendered.shuffle(&mut ChaCha8Rng::seed_from_u64(0x5EED_0016));
+        fs::write(out.join("day1-shuffled.xlsx"), xlsx_bytes(&rendered, &layout)?)?;
     }
     let expected1 = Expected { rows, new: rows, ..Expected::default() };
     let expected = json!({ "day1": expected1.to_json(false), "day2": expected2.to_json(false) });
