@@ -1225,10 +1225,21 @@ async fn stream<S: Store>(
         // run already failed or found a duplicate (its transaction is never committed).
         let t = Instant::now();
         if let Some(a) = writer_apply.as_mut().filter(|_| streamed_whole.load(Ordering::Acquire)) {
+            // Read back and merged on a thread of its own, so the next batch is ready when the
+            // database has taken this one.
             let mut held = order.drain(WRITE_BATCH).map_err(IngestError::KeyOrder)?;
-            while let Some(batch) = held.next_batch().map_err(IngestError::KeyOrder)? {
-                a.write(&batch).await?;
+            let (btx, mut brx) = mpsc::channel(2);
+            let merging = tokio::task::spawn_blocking(move || {
+                while let Some(b) = held.next_batch().transpose() {
+                    if btx.blocking_send(b).is_err() {
+                        break;
+                    }
+                }
+            });
+            while let Some(batch) = brx.recv().await {
+                a.write(&batch.map_err(IngestError::KeyOrder)?).await?;
             }
+            merging.await.map_err(|_| IngestError::Internal("the key-order merge stopped unexpectedly"))?;
         }
         Ok::<_, IngestError>((spent, t.elapsed()))
     };
