@@ -1228,6 +1228,7 @@ async fn stream<S: Store>(
             // Read back and merged on a thread of its own, so the next batch is ready when the
             // database has taken this one.
             let mut held = order.drain(WRITE_BATCH).map_err(IngestError::KeyOrder)?;
+            tracing::debug!(held = held.count, "Writing the writes held for key order.");
             let (btx, mut brx) = mpsc::channel(2);
             let merging = tokio::task::spawn_blocking(move || {
                 while let Some(b) = held.next_batch().transpose() {

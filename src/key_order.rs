@@ -88,8 +88,8 @@ pub(crate) struct KeyOrder {
     held: Vec<Held>,
     held_bytes: usize,
     runs: Vec<File>,
-    /// Writes held back in all, for the report.
-    pub(crate) count: u64,
+    /// Writes held back so far.
+    count: u64,
 }
 
 impl Default for KeyOrder {
@@ -208,7 +208,7 @@ impl KeyOrder {
                 heap.push(Reverse(Head { key: w.key().to_owned(), source: i, write: w }));
             }
         }
-        Ok(Drain { sources, heap, per_batch: per_batch.max(1) })
+        Ok(Drain { sources, heap, per_batch: per_batch.max(1), count: self.count })
     }
 }
 
@@ -254,6 +254,8 @@ pub(crate) struct Drain {
     sources: Vec<Source>,
     heap: BinaryHeap<Reverse<Head>>,
     per_batch: usize,
+    /// Writes held in all.
+    pub(crate) count: u64,
 }
 
 impl Drain {
