@@ -2,6 +2,9 @@
 //! counts and the same register. Real exports come sorted by name or department, or not at all,
 //! and after a change of HR system every cell is written another way while meaning the same.
 
+#[path = "../../examples/gen_fixtures/rerender.rs"]
+mod rules;
+
 use crate::support::{Backend, Workspace, fixtures, write_csv};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -44,44 +47,7 @@ fn ordered(header: &csv::StringRecord, mut rows: Vec<csv::StringRecord>, order: 
 /// not in the expected form (the export's deliberately broken ones) stay as they are, so every
 /// rejection stays a rejection.
 fn rerender(header: &csv::StringRecord, row: &csv::StringRecord) -> csv::StringRecord {
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    row.iter()
-        .enumerate()
-        .map(|(c, v)| match &header[c] {
-            // 19750709-8056 <-> 197507098056
-            "Personnummer" if v.len() == 13 && v.as_bytes()[8] == b'-' && digits(&v[..8]) && digits(&v[9..]) => {
-                format!("{}{}", &v[..8], &v[9..])
-            }
-            "Personnummer" if v.len() == 12 && digits(v) => format!("{}-{}", &v[..8], &v[8..]),
-            // 073-226 71 83 -> +46 73 226 71 83
-            "Mobil"
-                if v.starts_with('0')
-                    && !v.starts_with("00")
-                    && v.len() > 4
-                    && v.bytes().all(|b| b.is_ascii_digit() || b == b' ' || b == b'-') =>
-            {
-                format!("+46 {}", v[1..].replace('-', " "))
-            }
-            // 2012-05-30 -> 30.05.2012
-            "Anställningsdatum" | "Slutdatum"
-                if v.len() == 10 && v.as_bytes()[4] == b'-' && v.as_bytes()[7] == b'-' && digits(&v[..4]) =>
-            {
-                format!("{}.{}.{}", &v[8..], &v[5..7], &v[..4])
-            }
-            "E-post" if v.contains('@') => v.to_uppercase(),
-            "Förnamn" | "Efternamn" if !v.is_empty() => format!("  {v} "),
-            // 27 800 -> 27800,00 ; 100 -> 100,0
-            "Månadslön"
-                if !v.is_empty()
-                    && v.bytes().all(|b| b.is_ascii_digit() || b == b' ')
-                    && digits(&v.replace(' ', "")) =>
-            {
-                format!("{},00", v.replace(' ', ""))
-            }
-            "Sysselsättningsgrad" if digits(v) => format!("{v},0"),
-            _ => v.to_owned(),
-        })
-        .collect()
+    row.iter().enumerate().map(|(c, v)| rules::rerender(&header[c], v)).collect()
 }
 
 fn file(ws: &Workspace, day: &str, order: Order, rendering: Rendering) -> std::path::PathBuf {
