@@ -298,6 +298,14 @@ async fn run<S: Store>(
         }
         Verdict::Proceed => {
             report.status = RunStatus::Applied.as_str().into();
+            let mut apply = apply;
+            if let Some(a) = apply.as_mut()
+                && let Some(overlay) = shared.register.print_overlay()
+            {
+                let t = Instant::now();
+                a.replace_prints(crate::store::prints::pack(overlay)).await?;
+                report.timings_ms.insert("write_prints".into(), elapsed_ms(t));
+            }
             apply
         }
     };
@@ -394,8 +402,6 @@ struct Validated {
     new: Vec<(NewKey, PersonWrite)>,
     compare: Vec<ValidRow>,
     rejected: Vec<Rejected>,
-    /// Unchanged people whose cells differ from their stored print: the new print.
-    cells: Vec<(EmployeeKey, CellsPrint)>,
 }
 
 /// Names data keys: 6 bytes of the time in milliseconds and 6 random bytes, the same for a
@@ -732,9 +738,7 @@ impl Validator<'_> {
                     }
                     Seen::First(Quick::Unchanged) => {
                         out.unchanged += 1;
-                        if cells != NO_CELLS_PRINT && lookup.cells(&row.key)? != Some(cells) {
-                            out.cells.push((row.key, cells));
-                        }
+                        lookup.reprint(&row.key, &cells)?;
                     }
                     Seen::First(Quick::Compare) => {
                         out.compare.push(ValidRow { row, payload: payload.to_vec(), fingerprint, cells });
@@ -838,6 +842,8 @@ struct Sink<'r, S: Store> {
     /// What each compared row became, for undoing it should its key occur again; `None`: it
     /// was rejected once merged with the stored values.
     compared: std::collections::HashMap<EmployeeKey, Option<(Class, Vec<usize>)>>,
+    /// The sink's view of the register, to mark whose rows it writes (`Register::print_overlay`).
+    lookup: Lookup<'r>,
 }
 
 impl<S: Store> Sink<'_, S> {
@@ -851,7 +857,6 @@ impl<S: Store> Sink<'_, S> {
             self.batch.people.push(write);
         }
         self.pending.extend(v.compare);
-        self.batch.cells.extend(v.cells);
         for rej in v.rejected {
             self.reject(rej);
         }
@@ -900,6 +905,10 @@ impl<S: Store> Sink<'_, S> {
             let Some(person) = by_key.get(&v.row.key) else {
                 return Err(StoreError::Database("a register row vanished during the run".into()).into());
             };
+            // Whatever it becomes, the row is written again, with its own cells print.
+            if !self.lookup.mark_written(&v.row.key) {
+                return Err(IngestError::Internal("a compared person is not in the register"));
+            }
             let aad = person_aad(tenant, &v.row.key);
             let dk = keys.unwrap_data_key(v.row.key.as_str(), &person.wrapped_key)?;
             let (layout_id, values) = seal::decode(&dk.open(&aad, &person.sealed)?)?;
@@ -1011,9 +1020,6 @@ impl<S: Store> Sink<'_, S> {
         let key_field = sh.mapping.key;
         let duplicate = CellError { field: key_field, rule: Rule::DuplicateKey };
         let mut firsts = Vec::new();
-        // Unchanged first rows may have queued new cells prints: the stored ones go back, in one
-        // pass over the queue after the loop.
-        let mut stored_cells: Vec<(EmployeeKey, CellsPrint)> = Vec::new();
         for key in repeated {
             let first = sh
                 .register
@@ -1043,11 +1049,9 @@ impl<S: Store> Sink<'_, S> {
                     continue;
                 }
                 First::Unchanged => {
-                    // Its row may have queued a new cells print: the stored one goes back.
+                    // Its row may have recorded a new cells print: the stored one stands.
                     self.counts.remove(Class::Unchanged);
-                    let stored =
-                        sh.register.cells(&key).ok_or(IngestError::Internal("an unchanged key is not registered"))?;
-                    stored_cells.push((key.clone(), stored));
+                    sh.register.keep_print(&key);
                 }
                 First::New => self.counts.remove(Class::New),
                 First::Compare => {
@@ -1065,11 +1069,6 @@ impl<S: Store> Sink<'_, S> {
                 }
             }
             firsts.push((key, first));
-        }
-        if !stored_cells.is_empty() {
-            let back: std::collections::HashSet<&EmployeeKey> = stored_cells.iter().map(|(k, _)| k).collect();
-            self.batch.cells.retain(|(k, _)| !back.contains(k));
-            self.batch.cells.extend(stored_cells);
         }
         let keys: Vec<EmployeeKey> = firsts.iter().map(|(k, _)| k.clone()).collect();
         let mut values = std::collections::HashMap::new();
@@ -1201,6 +1200,7 @@ async fn stream<S: Store>(
         comparing: std::collections::VecDeque::new(),
         batch: Batch::default(),
         compared: std::collections::HashMap::new(),
+        lookup: shared.register.lookup(),
     };
     // Writes run beside validation: the writer awaits the database while the sink goes on
     // classifying, and a failed write closes the channel, which stops the sink.

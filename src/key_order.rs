@@ -6,8 +6,9 @@
 //!
 //! Held writes wait in memory up to `MEMORY_BUDGET`, then go to disk as sorted runs, one
 //! anonymous temporary file each (beside the SQLite database, else in the system's temporary
-//! folder; unlinked as it is created, so gone when the run ends, also after a crash). A run file holds what the register itself holds: employee ids in clear and
-//! values sealed under each person's data key, fingerprints and cells prints; never a plain value.
+//! folder; unlinked as it is created, so gone when the run ends, also after a crash). A run
+//! file holds what the register itself holds: employee ids in clear and values sealed under
+//! each person's data key, fingerprints and cells prints; never a plain value.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -17,7 +18,7 @@ use std::mem;
 
 use crate::diff::Class;
 use crate::ids::EmployeeKey;
-use crate::seal::{CELLS_PRINT, CellsPrint, FINGERPRINT};
+use crate::seal::{CELLS_PRINT, FINGERPRINT};
 use crate::store::{Batch, PersonWrite};
 
 /// Held writes kept in memory before a sorted run goes to disk; `HRFEED_KEY_ORDER_MEMORY_KIB`
@@ -35,35 +36,19 @@ const READ_BUFFER: usize = 128 << 10;
 /// An allocation's bookkeeping, counted beside its bytes so the budget bounds real memory.
 const PER_ALLOCATION: usize = 32;
 
-/// One held write: a person's new state, or an unchanged person's new cells print.
-#[derive(Debug)]
-enum Held {
-    Person(PersonWrite),
-    Cells(EmployeeKey, CellsPrint),
+/// The memory a held write takes, counted against the budget.
+fn size(p: &PersonWrite) -> usize {
+    mem::size_of::<PersonWrite>()
+        + p.key.as_str().len()
+        + p.key_id.len()
+        + p.sealed.len()
+        + p.fields.iter().map(|f| f.len() + PER_ALLOCATION).sum::<usize>()
+        + p.delete_on.as_ref().map_or(0, String::len)
+        + 4 * PER_ALLOCATION
 }
 
-impl Held {
-    fn key(&self) -> &str {
-        match self {
-            Held::Person(p) => p.key.as_str(),
-            Held::Cells(k, _) => k.as_str(),
-        }
-    }
-
-    fn size(&self) -> usize {
-        mem::size_of::<Held>()
-            + match self {
-                Held::Person(p) => {
-                    p.key.as_str().len()
-                        + p.key_id.len()
-                        + p.sealed.len()
-                        + p.fields.iter().map(|f| f.len() + PER_ALLOCATION).sum::<usize>()
-                        + p.delete_on.as_ref().map_or(0, String::len)
-                        + 4 * PER_ALLOCATION
-                }
-                Held::Cells(k, _) => k.as_str().len() + PER_ALLOCATION,
-            }
-    }
+fn key(p: &PersonWrite) -> &str {
+    p.key.as_str()
 }
 
 /// Splits a run's writes into those that may go now and those held for key order.
@@ -76,7 +61,7 @@ impl Held {
 /// repeated key's later rows are rejected, not written).
 pub(crate) struct KeyOrder {
     /// Whether new people are held too (a store kept in key order); updates of stored people
-    /// and their cells prints always are, as they touch stored rows.
+    /// always are, as they touch stored rows.
     hold_new: bool,
     /// Where run files go (`None`: the system's temporary folder).
     dir: Option<std::path::PathBuf>,
@@ -84,8 +69,8 @@ pub(crate) struct KeyOrder {
     /// The highest key written so far.
     high: Option<String>,
     /// The previous batch, sorted, waiting for the keys after it.
-    window: Vec<Held>,
-    held: Vec<Held>,
+    window: Vec<PersonWrite>,
+    held: Vec<PersonWrite>,
     held_bytes: usize,
     runs: Vec<File>,
     /// Writes held back so far.
@@ -115,33 +100,32 @@ impl KeyOrder {
         KeyOrder { hold_new: clustered, dir, ..KeyOrder::default() }
     }
 
-    /// Replaces the people and cells prints of `batch` with those of the previous batch that may
-    /// go now (see `KeyOrder`); the rest come back from `drain`.
+    /// Replaces the people of `batch` with those of the previous batch that may go now (see
+    /// `KeyOrder`); the rest come back from `drain`.
     pub(crate) fn hold_back(&mut self, batch: &mut Batch) -> io::Result<()> {
-        let mut arrived: Vec<Held> = Vec::with_capacity(batch.people.len() + batch.cells.len());
+        let mut arrived = Vec::with_capacity(batch.people.len());
         for p in mem::take(&mut batch.people) {
             if !self.hold_new && p.class == Class::New {
                 batch.people.push(p);
             } else {
-                arrived.push(Held::Person(p));
+                arrived.push(p);
             }
         }
-        arrived.extend(mem::take(&mut batch.cells).into_iter().map(|(k, c)| Held::Cells(k, c)));
-        arrived.sort_by(|a, b| a.key().cmp(b.key()));
+        arrived.sort_by(|a, b| key(a).cmp(key(b)));
         let mut next = Vec::with_capacity(arrived.len());
         for w in arrived {
             // Below what went already: held, and no bar for the writes before it.
-            if self.high.as_deref().is_some_and(|h| w.key() <= h) {
+            if self.high.as_deref().is_some_and(|h| key(&w) <= h) {
                 self.hold(w)?;
             } else {
                 next.push(w);
             }
         }
         let waiting = mem::replace(&mut self.window, next);
-        let bar = self.window.first().map(|w| w.key().to_owned());
+        let bar = self.window.first().map(|w| key(w).to_owned());
         let mut go = true;
         for w in waiting {
-            go = go && bar.as_deref().is_none_or(|b| w.key() < b);
+            go = go && bar.as_deref().is_none_or(|b| key(&w) < b);
             if !go {
                 self.hold(w)?;
                 continue;
@@ -149,22 +133,18 @@ impl KeyOrder {
             match &mut self.high {
                 Some(h) => {
                     h.clear();
-                    h.push_str(w.key());
+                    h.push_str(key(&w));
                 }
-                None => self.high = Some(w.key().to_owned()),
+                None => self.high = Some(key(&w).to_owned()),
             }
-            match w {
-                Held::Person(p) => batch.people.push(p),
-                Held::Cells(k, c) => batch.cells.push((k, c)),
-            }
+            batch.people.push(w);
         }
         Ok(())
     }
 
-    fn hold(&mut self, w: Held) -> io::Result<()> {
+    fn hold(&mut self, w: PersonWrite) -> io::Result<()> {
         self.count += 1;
-
-        self.held_bytes += w.size();
+        self.held_bytes += size(&w);
         self.held.push(w);
         if self.held_bytes >= self.budget {
             self.spill()?;
@@ -177,7 +157,7 @@ impl KeyOrder {
         let mut held = mem::take(&mut self.held);
         self.held_bytes = 0;
         // Stable: a key held twice keeps its arrival order, so the later write wins.
-        held.sort_by(|a, b| a.key().cmp(b.key()));
+        held.sort_by(|a, b| key(a).cmp(key(b)));
         let file = match &self.dir {
             Some(dir) => tempfile::tempfile_in(dir)?,
             None => tempfile::tempfile()?,
@@ -197,7 +177,7 @@ impl KeyOrder {
         for w in mem::take(&mut self.window) {
             self.hold(w)?;
         }
-        self.held.sort_by(|a, b| a.key().cmp(b.key()));
+        self.held.sort_by(|a, b| key(a).cmp(key(b)));
         let mut sources: Vec<Source> =
             self.runs.into_iter().map(|f| Source::File(BufReader::with_capacity(READ_BUFFER, f))).collect();
         // The writes still in memory are the newest: they merge last among equal keys.
@@ -205,7 +185,7 @@ impl KeyOrder {
         let mut heap = BinaryHeap::with_capacity(sources.len());
         for (i, s) in sources.iter_mut().enumerate() {
             if let Some(w) = s.next()? {
-                heap.push(Reverse(Head { key: w.key().to_owned(), source: i, write: w }));
+                heap.push(Reverse(Head { key: key(&w).to_owned(), source: i, write: w }));
             }
         }
         Ok(Drain { sources, heap, per_batch: per_batch.max(1), count: self.count })
@@ -215,7 +195,7 @@ impl KeyOrder {
 struct Head {
     key: String,
     source: usize,
-    write: Held,
+    write: PersonWrite,
 }
 
 impl PartialEq for Head {
@@ -237,11 +217,11 @@ impl Ord for Head {
 
 enum Source {
     File(BufReader<File>),
-    Memory(std::vec::IntoIter<Held>),
+    Memory(std::vec::IntoIter<PersonWrite>),
 }
 
 impl Source {
-    fn next(&mut self) -> io::Result<Option<Held>> {
+    fn next(&mut self) -> io::Result<Option<PersonWrite>> {
         match self {
             Source::File(r) => decode(r),
             Source::Memory(it) => Ok(it.next()),
@@ -265,19 +245,15 @@ impl Drain {
         while batch.len() < self.per_batch {
             let Some(Reverse(head)) = self.heap.pop() else { break };
             if let Some(w) = self.sources[head.source].next()? {
-                self.heap.push(Reverse(Head { key: w.key().to_owned(), source: head.source, write: w }));
+                self.heap.push(Reverse(Head { key: key(&w).to_owned(), source: head.source, write: w }));
             }
-            match head.write {
-                Held::Person(p) => batch.people.push(p),
-                Held::Cells(k, c) => batch.cells.push((k, c)),
-            }
+            batch.people.push(head.write);
         }
         Ok((!batch.is_empty()).then_some(batch))
     }
 }
 
 const PERSON: u8 = 1;
-const CELLS: u8 = 2;
 
 fn put_bytes(out: &mut impl Write, b: &[u8]) -> io::Result<()> {
     let n =
@@ -296,33 +272,24 @@ fn class_byte(c: Class) -> u8 {
     }
 }
 
-fn encode(w: &Held, out: &mut impl Write) -> io::Result<()> {
-    match w {
-        Held::Person(p) => {
-            out.write_all(&[PERSON, class_byte(p.class), u8::from(p.ended)])?;
-            put_bytes(out, p.key.as_str().as_bytes())?;
-            put_bytes(out, &p.key_id)?;
-            out.write_all(&p.fingerprint)?;
-            out.write_all(&p.cells)?;
-            put_bytes(out, &p.sealed)?;
-            let n = u32::try_from(p.fields.len()).unwrap_or(u32::MAX);
-            out.write_all(&n.to_le_bytes())?;
-            for f in &p.fields {
-                put_bytes(out, f.as_bytes())?;
-            }
-            match &p.delete_on {
-                Some(d) => {
-                    out.write_all(&[1])?;
-                    put_bytes(out, d.as_bytes())
-                }
-                None => out.write_all(&[0]),
-            }
+fn encode(p: &PersonWrite, out: &mut impl Write) -> io::Result<()> {
+    out.write_all(&[PERSON, class_byte(p.class), u8::from(p.ended)])?;
+    put_bytes(out, p.key.as_str().as_bytes())?;
+    put_bytes(out, &p.key_id)?;
+    out.write_all(&p.fingerprint)?;
+    out.write_all(&p.cells)?;
+    put_bytes(out, &p.sealed)?;
+    let n = u32::try_from(p.fields.len()).unwrap_or(u32::MAX);
+    out.write_all(&n.to_le_bytes())?;
+    for f in &p.fields {
+        put_bytes(out, f.as_bytes())?;
+    }
+    match &p.delete_on {
+        Some(d) => {
+            out.write_all(&[1])?;
+            put_bytes(out, d.as_bytes())
         }
-        Held::Cells(k, c) => {
-            out.write_all(&[CELLS])?;
-            put_bytes(out, k.as_str().as_bytes())?;
-            out.write_all(c)
-        }
+        None => out.write_all(&[0]),
     }
 }
 
@@ -347,7 +314,7 @@ fn get_string(r: &mut impl Read) -> io::Result<String> {
     String::from_utf8(get_bytes(r)?).map_err(|_| corrupt())
 }
 
-fn decode(r: &mut impl Read) -> io::Result<Option<Held>> {
+fn decode(r: &mut impl Read) -> io::Result<Option<PersonWrite>> {
     let mut tag = [0u8; 1];
     if r.read(&mut tag)? == 0 {
         return Ok(None);
@@ -375,7 +342,7 @@ fn decode(r: &mut impl Read) -> io::Result<Option<Held>> {
                 1 => Some(get_string(r)?),
                 _ => return Err(corrupt()),
             };
-            Ok(Some(Held::Person(PersonWrite {
+            Ok(Some(PersonWrite {
                 key,
                 class,
                 key_id,
@@ -385,11 +352,7 @@ fn decode(r: &mut impl Read) -> io::Result<Option<Held>> {
                 sealed,
                 fields,
                 delete_on,
-            })))
-        }
-        CELLS => {
-            let key = EmployeeKey::new(&get_string(r)?);
-            Ok(Some(Held::Cells(key, get_array(r)?)))
+            }))
         }
         _ => Err(corrupt()),
     }
@@ -461,46 +424,16 @@ mod tests {
     }
 
     #[test]
-    fn people_and_cells_prints_are_ordered_together() {
-        let mut order = KeyOrder::default();
-        let mut released = Batch::default();
-        for b in 0..2 {
-            let mut batch = Batch::default();
-            for i in 20 * b..20 * (b + 1) {
-                let k = format!("E{i:03}");
-                if i % 2 == 0 {
-                    batch.people.push(person(&k, 10, Class::New));
-                } else {
-                    batch.cells.push((EmployeeKey::new(&k), [1; CELLS_PRINT]));
-                }
-            }
-            order.hold_back(&mut batch).unwrap();
-            released.people.extend(batch.people);
-            released.cells.extend(batch.cells);
-        }
-        let even: Vec<String> = (0..20).step_by(2).map(|i| format!("E{i:03}")).collect();
-        assert_eq!(keys(&released.people), even);
-        let cells: Vec<String> = released.cells.iter().map(|(k, _)| k.as_str().to_owned()).collect();
-        let odd: Vec<String> = (1..20).step_by(2).map(|i| format!("E{i:03}")).collect();
-        assert_eq!(cells, odd);
-        let out = drain_all(order, 100);
-        let even: Vec<String> = (20..40).step_by(2).map(|i| format!("E{i:03}")).collect();
-        assert_eq!(keys(&out[0].people), even);
-        assert_eq!(out[0].cells.len(), 10);
-    }
-
-    #[test]
     fn held_writes_spill_to_sorted_runs_and_merge_back_whole() {
         let mut order = KeyOrder::default();
         // Descending keys: every write is held; 1 KiB each crosses the memory budget many
         // times over.
         let n = 3 * MEMORY_BUDGET / 1000;
-        let (mut people, mut cells) = (Vec::new(), Vec::new());
+        let mut people = Vec::new();
         for i in (0..n).rev() {
             let mut b = Batch::default();
             let class = if i.is_multiple_of(3) { Class::Changed } else { Class::New };
             b.people.push(person(&format!("K{i:07}"), 1000, class));
-            b.cells.push((EmployeeKey::new(&format!("C{i:07}")), [u8::try_from(i % 251).unwrap(); CELLS_PRINT]));
             order.hold_back(&mut b).unwrap();
             assert!(b.is_empty());
         }
@@ -514,15 +447,9 @@ mod tests {
                 assert_eq!(p.ended, p.delete_on.is_some());
                 people.push(p.key.as_str().to_owned());
             }
-            for (k, c) in &b.cells {
-                let i: usize = k.as_str()[1..].parse().unwrap();
-                assert_eq!(c, &[u8::try_from(i % 251).unwrap(); CELLS_PRINT]);
-                cells.push(k.as_str().to_owned());
-            }
         }
         assert!(people.windows(2).all(|w| w[0] < w[1]), "people come back in key order");
-        assert!(cells.windows(2).all(|w| w[0] < w[1]), "cells prints come back in key order");
-        assert_eq!((people.len(), cells.len()), (n, n), "every write exactly once");
+        assert_eq!(people.len(), n, "every write exactly once");
     }
 
     #[test]
@@ -542,10 +469,10 @@ mod tests {
     #[test]
     fn a_key_held_twice_comes_back_in_arrival_order() {
         let mut order = KeyOrder::default();
-        order.hold(Held::Person(person("A", 1, Class::New))).unwrap();
+        order.hold(person("A", 1, Class::New)).unwrap();
         // The first of the two goes to a run file, the second stays in memory.
         order.spill().unwrap();
-        order.hold(Held::Person(person("A", 1, Class::Changed))).unwrap();
+        order.hold(person("A", 1, Class::Changed)).unwrap();
         let out = drain_all(order, 10);
         let classes: Vec<_> = out[0].people.iter().map(|p| p.class).collect();
         assert_eq!(classes, [Class::New, Class::Changed]);
@@ -554,7 +481,7 @@ mod tests {
     #[test]
     fn a_damaged_run_file_is_an_error_not_a_wrong_write() {
         let mut bytes = Vec::new();
-        encode(&Held::Person(person("E1", 5, Class::New)), &mut bytes).unwrap();
+        encode(&person("E1", 5, Class::New), &mut bytes).unwrap();
         for cut in 1..bytes.len() {
             assert!(decode(&mut &bytes[..cut]).is_err(), "cut at {cut}");
         }

@@ -30,15 +30,34 @@ pub struct Segment {
     /// `Occurrence::pack` of the first row, 0 while unseen.
     first: Vec<AtomicU64>,
     first_line: Vec<AtomicU64>,
+    /// The cells print this run leaves the person with: `PRINT_KEPT`, `PRINT_WRITTEN` or a new
+    /// print (`print_slot`).
+    prints: Vec<AtomicU64>,
 }
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     fingerprint: Fingerprint,
+    /// The print as loaded: the person's row's, or the overlay's (`overlaid`).
     cells: CellsPrint,
     start: u32,
     len: u32,
     ended: bool,
+    /// The print came from the store's overlay of prints (`Register::print_overlay`), not
+    /// from the person's row.
+    overlaid: bool,
+}
+
+/// The run leaves the person's print as it was loaded.
+const PRINT_KEPT: u64 = u64::MAX;
+/// The run rewrote the person's row, and their print with it: no overlay entry.
+const PRINT_WRITTEN: u64 = u64::MAX - 1;
+
+/// A new print as its slot value; `None` for a print that happens to equal a marker (or is no
+/// print), which is then not recorded: the loaded print still holds for the same values.
+fn print_slot(print: &CellsPrint) -> Option<u64> {
+    let v = u64::from_le_bytes(*print);
+    (v != 0 && v < PRINT_WRITTEN).then_some(v)
 }
 
 /// The in-memory index addresses people and key bytes with 32 bits.
@@ -86,6 +105,7 @@ impl Segment {
             index: hashbrown::HashTable::with_capacity(n),
             first: Vec::with_capacity(n),
             first_line: Vec::with_capacity(n),
+            prints: Vec::with_capacity(n),
             ..Segment::default()
         }
     }
@@ -135,9 +155,10 @@ impl Segment {
             return Err(RegisterFull);
         };
         self.arena.push_str(key);
-        self.entries.push(Entry { fingerprint, cells, start, len, ended });
+        self.entries.push(Entry { fingerprint, cells, start, len, ended, overlaid: false });
         self.first.push(AtomicU64::new(0));
         self.first_line.push(AtomicU64::new(0));
+        self.prints.push(AtomicU64::new(PRINT_KEPT));
         let h = self.hasher.hash_one(key);
         let Segment { index, entries, arena, hasher, .. } = self;
         index.insert_unique(h, n, |&i| {
@@ -153,6 +174,19 @@ impl Segment {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// Replaces a loaded person's print with the overlay's; false if the key is not here (an
+    /// overlay entry of someone no longer stored, which is skipped).
+    pub fn overlay(&mut self, key: &str, cells: CellsPrint) -> bool {
+        let Some(i) = self.find(key) else { return false };
+        let e = &mut self.entries[i as usize];
+        (e.cells, e.overlaid) = (cells, true);
+        true
+    }
+
+    fn set_print(&self, i: u32, slot: u64) {
+        self.prints[i as usize].store(slot, Ordering::Relaxed);
     }
 
     /// Records `at` as entry `i`'s first occurrence unless one is recorded; true if it was.
@@ -216,6 +250,8 @@ pub struct Register {
     /// Bumped on every change of `state`, so readers look under the lock only when it moved.
     version: AtomicUsize,
     complete: OnceLock<Loaded>,
+    /// Set once any person's print slot moved from `PRINT_KEPT`: the overlay is rewritten.
+    prints_moved: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Register {
@@ -235,6 +271,7 @@ impl Register {
             grown: Condvar::new(),
             version: AtomicUsize::new(0),
             complete: OnceLock::new(),
+            prints_moved: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -348,6 +385,48 @@ impl Register {
     /// A person's stored cells print (`NO_CELLS_PRINT` if none).
     pub fn cells(&self, key: &EmployeeKey) -> Option<CellsPrint> {
         self.whole_or_empty().entry(key.as_str()).map(|(s, i)| s.entries[i as usize].cells)
+    }
+
+    /// Undoes what this run did to a person's print: the one loaded holds again (a row that
+    /// was rejected after all).
+    pub fn keep_print(&self, key: &EmployeeKey) {
+        if let Some((s, i)) = self.whole_or_empty().entry(key.as_str()) {
+            s.set_print(i, PRINT_KEPT);
+        }
+    }
+
+    /// The cells prints to store apart from the people's rows once this run is applied, in
+    /// key order: the new prints of people found unchanged in other cells, and the overlay's
+    /// prints of people this run did not write. `None` if the run changed no print, so the
+    /// stored overlay stands as it is.
+    ///
+    /// A print says that these cells, read under this mapping, give the stored values; it
+    /// stays true until the person's row is written again, which writes the row's own print
+    /// and drops the overlay's (`PRINT_WRITTEN`).
+    pub fn print_overlay(&self) -> Option<Box<dyn Iterator<Item = (&str, CellsPrint)> + Send + '_>> {
+        if !self.prints_moved.load(Ordering::Acquire) {
+            return None;
+        }
+        let segments = &self.whole_or_empty().segments;
+        let kept = move |(s, i): (usize, usize)| {
+            let (seg, e) = (&segments[s], &segments[s].entries[i]);
+            let print = match seg.prints[i].load(Ordering::Relaxed) {
+                PRINT_KEPT if e.overlaid => e.cells,
+                PRINT_KEPT | PRINT_WRITTEN => return None,
+                v => v.to_le_bytes(),
+            };
+            Some((seg.key_at(i as u32), print))
+        };
+        let all = move || segments.iter().enumerate().flat_map(|(s, seg)| (0..seg.len()).map(move |i| (s, i)));
+        // Pages loaded in key order are in key order already; one unordered page is sorted
+        // by entry number, not copied.
+        let key = |&(s, i): &(usize, usize)| segments[s].key_at(i as u32);
+        if all().filter_map(kept).is_sorted_by(|a, b| a.0 < b.0) {
+            return Some(Box::new(all().filter_map(kept)));
+        }
+        let mut order: Vec<(usize, usize)> = all().filter(|&at| kept(at).is_some()).collect();
+        order.sort_unstable_by(|a, b| key(a).cmp(key(b)));
+        Some(Box::new(order.into_iter().filter_map(kept)))
     }
 
     /// Where a registered person first occurred in this file, if they did.
@@ -521,6 +600,30 @@ impl Lookup<'_> {
     pub fn cells(&mut self, key: &EmployeeKey) -> Result<Option<CellsPrint>, Stopped> {
         self.cover(key.as_str())?;
         Ok(self.loaded.entry(key.as_str()).map(|(s, i)| s.entries[i as usize].cells))
+    }
+
+    /// Records the print of the cells an unchanged person was read from this time, if it is
+    /// another than the stored one: the next file written this way skips their validation.
+    pub fn reprint(&mut self, key: &EmployeeKey, cells: &CellsPrint) -> Result<(), Stopped> {
+        self.cover(key.as_str())?;
+        if let Some((s, i)) = self.loaded.entry(key.as_str())
+            && s.entries[i as usize].cells != *cells
+            && let Some(slot) = print_slot(cells)
+        {
+            s.set_print(i, slot);
+            self.register.prints_moved.store(true, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// Records that this run writes a stored person's row (with its own print), without
+    /// waiting: the person was classified, so their page is loaded. False if they are not.
+    pub fn mark_written(&mut self, key: &EmployeeKey) -> bool {
+        self.refresh();
+        let Some((s, i)) = self.loaded.entry(key.as_str()) else { return false };
+        s.set_print(i, PRINT_WRITTEN);
+        self.register.prints_moved.store(true, Ordering::Release);
+        true
     }
 }
 

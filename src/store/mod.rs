@@ -3,6 +3,7 @@
 
 mod pg_copy;
 mod postgres;
+pub mod prints;
 mod sqlite;
 
 use std::future::Future;
@@ -46,6 +47,44 @@ mod sql {
     pub const UPDATE_QUARANTINE_ERRORS: &str =
         "UPDATE quarantine SET errors = $1 WHERE run_id = $2 AND row_number = $3";
 }
+
+/// `Apply::replace_prints` on the apply's `register` transaction, for both backends.
+macro_rules! replace_prints_method {
+    () => {
+        async fn replace_prints(
+            &mut self,
+            pages: impl Iterator<Item = super::prints::PrintsPage> + Send,
+        ) -> Result<(), StoreError> {
+            sqlx::query(super::prints::DELETE).bind(self.tenant.as_str()).execute(&mut *self.register).await?;
+            for p in pages {
+                sqlx::query(super::prints::INSERT)
+                    .bind(self.tenant.as_str())
+                    .bind(&p.last)
+                    .bind(&p.packed)
+                    .execute(&mut *self.register)
+                    .await?;
+            }
+            Ok(())
+        }
+    };
+}
+
+pub(crate) use replace_prints_method;
+
+/// The overlay's next page after the key `$after` (`prints::PrintsCursor::apply_upto`'s fetch),
+/// read from `$pool`.
+macro_rules! next_prints_page {
+    ($pool:expr, $tenant:expr, $after:expr) => {{
+        let (pool, tenant, after) = ($pool.clone(), $tenant.as_str().to_owned(), $after);
+        async move {
+            let row: Option<(String, Vec<u8>)> =
+                sqlx::query_as(super::prints::NEXT).bind(tenant).bind(after).fetch_optional(&pool).await?;
+            Ok::<_, StoreError>(row.map(|(last, packed)| super::prints::PrintsPage { last, packed }))
+        }
+    }};
+}
+
+pub(crate) use next_prints_page;
 
 /// Rows per statement of the repeated-key fix-up: up to 6 binds a row, far below either
 /// backend's limit on binds.
@@ -566,14 +605,11 @@ pub struct Batch {
     pub quarantine: Vec<QuarantineRow>,
     /// People of a full file that the file did not mention (history entry only).
     pub missing: Vec<EmployeeKey>,
-    /// Unchanged people read from other cells than last time (the same values written another
-    /// way): their new cells print, so the next file with these cells skips validation.
-    pub cells: Vec<(EmployeeKey, CellsPrint)>,
 }
 
 impl Batch {
     pub fn len(&self) -> usize {
-        self.keys.len() + self.people.len() + self.quarantine.len() + self.missing.len() + self.cells.len()
+        self.keys.len() + self.people.len() + self.quarantine.len() + self.missing.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -670,7 +706,8 @@ pub trait Store: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<(RunId, String)>, StoreError>> + Send;
 
     /// Every person of the tenant (key, fingerprint, cells print and whether ended), pushed
-    /// into `into` page by page; the caller ends the load (`Register::finish`).
+    /// into `into` page by page; the caller ends the load (`Register::finish`). A person's
+    /// cells print is the overlay's (`prints`) where it holds one, else their row's.
     fn load_register(&self, tenant: &TenantId, into: &Register) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Sealed values and wrapped keys of the given people (those present).
@@ -751,6 +788,12 @@ pub trait Apply: Send {
 
     /// Puts people back as they were before this run: their row, pending deletion and history.
     fn restore(&mut self, people: &[Restore]) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Replaces the tenant's overlay of cells prints (`prints`) with these pages.
+    fn replace_prints(
+        &mut self,
+        pages: impl Iterator<Item = prints::PrintsPage> + Send,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Adds a broken rule to a row this run quarantined.
     fn add_quarantine_error(

@@ -8,6 +8,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Executor, PgPool, Postgres, QueryBuilder, Row, Transaction};
 
 use super::pg_copy::{self, CopyReader, CopyRows};
+use super::prints::PrintsCursor;
 use super::{Apply, Batch, HistoryEntry, RunRecord, RunStatus, SealedPerson, Store, StoreError, sql};
 use crate::diff::Class;
 use crate::ids::{EmployeeKey, RunId, TenantId};
@@ -194,6 +195,14 @@ impl Store for PgStore {
             }
         }
         reader.finish()?;
+        drop(chunks);
+        drop(conn);
+        let skipped = PrintsCursor::default()
+            .apply_upto(&mut register, None, |after| super::next_prints_page!(self.register, tenant, after))
+            .await?;
+        if skipped > 0 {
+            tracing::debug!(skipped, "The cells print overlay named people no longer stored.");
+        }
         Ok(into.push_whole(register)?)
     }
 
@@ -323,12 +332,10 @@ impl Store for PgStore {
 
 /// The staging tables of a run's apply, gone when its transaction ends (and with the session,
 /// should it die): they hold what `employees` holds, sealed values and ids.
-const CREATE_STAGING: [&str; 2] = [
-    "CREATE TEMP TABLE hrfeed_stage_people (employee_id TEXT COLLATE \"C\" NOT NULL, key_id BYTEA NOT NULL, \
+const CREATE_STAGING: [&str; 1] =
+    ["CREATE TEMP TABLE hrfeed_stage_people (employee_id TEXT COLLATE \"C\" NOT NULL, key_id BYTEA NOT NULL, \
      fingerprint BYTEA NOT NULL, cells BYTEA NOT NULL, ended BOOLEAN NOT NULL, sealed BYTEA NOT NULL, \
-     class TEXT NOT NULL, fields TEXT NOT NULL, delete_on TEXT) ON COMMIT DROP",
-    "CREATE TEMP TABLE hrfeed_stage_cells (employee_id TEXT COLLATE \"C\" NOT NULL, cells BYTEA NOT NULL) ON COMMIT DROP",
-];
+     class TEXT NOT NULL, fields TEXT NOT NULL, delete_on TEXT) ON COMMIT DROP"];
 
 /// Staged people already in the register get their new state (`$1` tenant). A row whose values
 /// are unchanged (only its fingerprint moved, after a mapping change) gets its fingerprint
@@ -351,10 +358,6 @@ const STAGED_HISTORY_AND_DELETIONS: [&str; 2] = [
 const STAGED_CANCELS: &str = "DELETE FROM deletions d USING hrfeed_stage_people s WHERE d.tenant = $1 \
      AND d.employee_id = s.employee_id AND s.delete_on IS NULL AND s.class <> 'new'";
 
-/// A staged batch of cells prints (`$1` tenant).
-const STAGED_CELLS: &str = "UPDATE employees e SET cells = s.cells FROM hrfeed_stage_cells s \
-     WHERE e.tenant = $1 AND e.employee_id = s.employee_id";
-
 /// A person's register state as `COPY` fields: key, key id, fingerprint, cells print, ended, sealed.
 fn person_state<'r>(rows: &'r mut CopyRows, p: &super::PersonWrite) -> &'r mut CopyRows {
     rows.text(p.key.as_str()).bytes(&p.key_id).bytes(&p.fingerprint).bytes(&p.cells).boolean(p.ended).bytes(&p.sealed)
@@ -369,6 +372,7 @@ pub struct PgApply {
 
 impl Apply for PgApply {
     super::fix_up_methods!(sqlx::Postgres);
+    super::replace_prints_method!();
 
     async fn put_layout(&mut self, layout: &crate::seal::Layout) -> Result<(), StoreError> {
         sqlx::query(sql::INSERT_LAYOUT)
@@ -438,15 +442,6 @@ impl Apply for PgApply {
                 sqlx::query(STAGED_CANCELS).bind(tenant).execute(&mut **register).await?;
                 // A table created in the same transaction is emptied in place.
                 register.execute("TRUNCATE hrfeed_stage_people").await?;
-            }
-            let mut rows = CopyRows::new();
-            for (k, c) in &batch.cells {
-                rows.row(2).text(k.as_str()).bytes(c);
-            }
-            if !rows.is_empty() {
-                rows.send(register, "COPY hrfeed_stage_cells (employee_id, cells) FROM STDIN (FORMAT binary)").await?;
-                sqlx::query(STAGED_CELLS).bind(tenant).execute(&mut **register).await?;
-                register.execute("TRUNCATE hrfeed_stage_cells").await?;
             }
             for chunk in batch.missing.chunks(CHUNK) {
                 let mut h = QueryBuilder::<Postgres>::new(sql::INSERT_HISTORY);

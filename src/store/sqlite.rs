@@ -7,6 +7,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 
+use super::prints::PrintsCursor;
 use super::{Apply, Batch, HistoryEntry, RunRecord, RunStatus, SealedPerson, Store, StoreError, sql};
 use crate::diff::Class;
 use crate::ids::{EmployeeKey, RunId, TenantId};
@@ -387,6 +388,8 @@ impl Store for SqliteStore {
             })
         };
         let mut next = fetch(String::new());
+        let mut overlay = PrintsCursor::default();
+        let mut skipped = 0;
         let highest: Option<String> = sqlx::query_scalar("SELECT max(employee_id) FROM employees WHERE tenant = $1")
             .bind(tenant.as_str())
             .fetch_one(&self.register)
@@ -401,6 +404,9 @@ impl Store for SqliteStore {
             let page = page?;
             let (count, Some(packed), Some(ended), Some(last)) = page else {
                 if page.0 == 0 {
+                    if skipped > 0 {
+                        tracing::debug!(skipped, "The cells print overlay named people no longer stored.");
+                    }
                     return Ok(());
                 }
                 return Err(malformed_page());
@@ -408,6 +414,9 @@ impl Store for SqliteStore {
             next = fetch(last.clone());
             let mut segment = Segment::with_capacity(usize::try_from(count).unwrap_or(0));
             unpack_page(count, &packed, &ended, &last, &mut segment)?;
+            skipped += overlay
+                .apply_upto(&mut segment, Some(&last), |after| super::next_prints_page!(self.register, tenant, after))
+                .await?;
             into.push_page(segment, &last)?;
         }
     }
@@ -554,6 +563,7 @@ pub struct SqliteApply {
 
 impl Apply for SqliteApply {
     super::fix_up_methods!(sqlx::Sqlite);
+    super::replace_prints_method!();
 
     async fn put_layout(&mut self, layout: &crate::seal::Layout) -> Result<(), StoreError> {
         sqlx::query(sql::INSERT_LAYOUT)
@@ -631,16 +641,6 @@ impl Apply for SqliteApply {
                     d.push(")");
                     d.build().execute(&mut **register).await?;
                 }
-            }
-            for chunk in batch.cells.chunks(CHUNK) {
-                let mut q = QueryBuilder::<Sqlite>::new("WITH v (employee_id, cells) AS (");
-                q.push_values(chunk, |mut b, (key, cells)| {
-                    b.push_bind(key.as_str()).push_bind(cells.as_slice());
-                });
-                q.push(") UPDATE employees SET cells = v.cells FROM v WHERE employees.tenant = ")
-                    .push_bind(tenant)
-                    .push(" AND employees.employee_id = v.employee_id");
-                q.build().execute(&mut **register).await?;
             }
             for chunk in batch.missing.chunks(CHUNK) {
                 let mut h = QueryBuilder::<Sqlite>::new(sql::INSERT_HISTORY);

@@ -2,7 +2,9 @@
 
 use hrfeed::diff::Class;
 use hrfeed::ids::{EmployeeKey, RunId, TenantId};
-use hrfeed::store::{Apply, Batch, NewKey, PersonWrite, QuarantineRow, RunRecord, RunStatus, Store, StoreError};
+use hrfeed::store::{
+    Apply, Batch, NewKey, PersonWrite, QuarantineRow, RunRecord, RunStatus, Store, StoreError, prints,
+};
 
 use crate::support::{Backend, PgDb};
 
@@ -79,7 +81,6 @@ async fn story<S: Store>(s: S) {
             sealed: vec![5],
         }],
         missing: vec![],
-        cells: vec![],
     })
     .await
     .unwrap();
@@ -106,7 +107,7 @@ async fn story<S: Store>(s: S) {
     assert!(matches!(err, StoreError::AlreadyApplied), "{err:?}");
 
     // Day 2: 002 is rehired (deletion cancelled), 001 changes, and a missing entry; then 001's
-    // cells print alone moves (its values came written another way).
+    // cells print alone moves (its values came written another way): the overlay holds it.
     let run3 = RunId::new_random();
     let mut a = s.begin_apply(&acme, &run3, &[0xEE; 12]).await.unwrap();
     a.write(&Batch {
@@ -117,12 +118,20 @@ async fn story<S: Store>(s: S) {
     .await
     .unwrap();
     let moved = [0xFF, 0, 0x1E, 1, 2, 3, 4, 5];
-    a.write(&Batch { cells: vec![(EmployeeKey::new("001"), moved)], ..Batch::default() }).await.unwrap();
+    a.replace_prints(prints::pack([("001", moved), ("404", moved)].into_iter())).await.unwrap();
     a.commit(&run_record(&run3, &acme, "bbb", RunStatus::Applied)).await.unwrap();
     let register = hrfeed::store::register(&s, &acme).await.unwrap();
     assert_eq!(register.cells(&EmployeeKey::new("001")), Some(moved));
     assert_eq!(register.get(&EmployeeKey::new("001")), Some(([1; 16], false)), "only the print moved");
     assert_eq!(register.cells(&EmployeeKey::new("002")), Some([2; 8]));
+    assert_eq!(register.len(), 2, "an overlay entry of someone not stored adds no one");
+    // An overlay replaced in a run that is rolled back stays.
+    let run_undo = RunId::new_random();
+    let mut a = s.begin_apply(&acme, &run_undo, &[0xEE; 12]).await.unwrap();
+    a.replace_prints(std::iter::empty()).await.unwrap();
+    drop(a);
+    let register = hrfeed::store::register(&s, &acme).await.unwrap();
+    assert_eq!(register.cells(&EmployeeKey::new("001")), Some(moved), "a rolled-back replacement changes nothing");
     s.record_run(&run_record(&RunId::new_random(), &acme, "bbb", RunStatus::Duplicate)).await.unwrap();
 
     let history = s.history(&acme, &EmployeeKey::new("001")).await.unwrap();
