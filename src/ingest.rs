@@ -484,6 +484,9 @@ fn read_and_validate(
     let header = records.header().clone();
     let plan = &shared.plan;
     let ctx = Context { today: shared.today, workbook: header.detected.format != "csv" };
+    // A workbook's sheet is parsed on a thread of its own, the longest path of its read: a
+    // helper validator only took its core (100k rows by last name: 1.6-2.2 s against 1.4-1.7 s).
+    let helper = helper && !ctx.workbook;
     let validator = Validator {
         plan,
         shared: &shared,
