@@ -621,8 +621,19 @@ struct Validator<'a> {
 struct Effort {
     rows: AtomicU64,
     validated: AtomicU64,
-    /// The reader is done: an idle helper stops.
+    /// The reader is done, or a validator stopped (the register's load failed, the apply side
+    /// gave up, a panic): the helper stops too, so the work queue closes as it would without it
+    /// and the reader's next send fails instead of waiting for ever.
     done: AtomicBool,
+}
+
+/// Sets `Effort::done` when a validator's `run` ends, however it ends.
+struct StopsHelper<'e>(&'e AtomicBool);
+
+impl Drop for StopsHelper<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
 }
 
 impl Effort {
@@ -648,9 +659,10 @@ impl Validator<'_> {
         let mut cells = Vec::new();
         let mut lookup = self.shared.register.lookup();
         let pause = std::time::Duration::from_millis(2);
+        let _stops = (!helper).then(|| StopsHelper(&self.effort.done));
         loop {
-            // An idle helper holds the work queue open: it leaves when the reader is done or
-            // the apply side has stopped, so the queue closes as it would without it.
+            // An idle helper holds the work queue open: it leaves when the reader is done, a
+            // validator stopped or the apply side has.
             if helper && (self.effort.done.load(Ordering::Acquire) || tx.is_closed()) {
                 break;
             }

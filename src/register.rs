@@ -387,6 +387,13 @@ impl Register {
         self.whole_or_empty().entry(key.as_str()).map(|(s, i)| s.entries[i as usize].cells)
     }
 
+    /// Tells that the store's overlay of prints named people no longer stored: the overlay is
+    /// rewritten at the end of the run, without them, so a stale print can never attach to a
+    /// person stored later under the same key.
+    pub fn note_stale_prints(&self) {
+        self.prints_moved.store(true, Ordering::Release);
+    }
+
     /// Undoes what this run did to a person's print: the one loaded holds again (a row that
     /// was rejected after all).
     pub fn keep_print(&self, key: &EmployeeKey) {

@@ -237,6 +237,7 @@ impl Store for PgStore {
             .await?;
         if skipped > 0 {
             tracing::debug!(skipped, "The cells print overlay named people no longer stored.");
+            into.note_stale_prints();
         }
         Ok(())
     }

@@ -404,8 +404,15 @@ impl Store for SqliteStore {
             let page = page?;
             let (count, Some(packed), Some(ended), Some(last)) = page else {
                 if page.0 == 0 {
+                    // Keys beyond the last page: an overlay entry there names no one stored.
+                    skipped += overlay
+                        .apply_upto(&mut Segment::default(), None, |after| {
+                            super::next_prints_page!(self.register, tenant, after)
+                        })
+                        .await?;
                     if skipped > 0 {
                         tracing::debug!(skipped, "The cells print overlay named people no longer stored.");
+                        into.note_stale_prints();
                     }
                     return Ok(());
                 }

@@ -180,3 +180,71 @@ crate::both_backends! {
 crate::both_backends! {
     any_order_and_rendering => sqlite_any_row_order_and_rendering_gives_the_same_register, postgres_any_row_order_and_rendering_gives_the_same_register;
 }
+
+/// A damaged page of the print overlay fails the register's load, and with it the run: with
+/// the error, not by waiting for ever (the helper validator leaves with the others while the
+/// reader waits on a full queue), nothing applied, and the file goes through once the damage
+/// is gone.
+#[test]
+fn a_damaged_print_overlay_fails_the_run_and_loses_nothing() {
+    let Some(ws) = Workspace::new(Backend::Sqlite) else { return };
+    let (header, rows) = export("day1");
+    let key = column(&header, "Anst.nr");
+    // More rows than the validators' queue and chunks hold, so the reader waits on them.
+    let many: Vec<csv::StringRecord> = (0..12_000)
+        .map(|i| {
+            let r = &rows[i % rows.len()];
+            r.iter().enumerate().map(|(c, v)| if c == key { format!("{i:07}") } else { v.to_owned() }).collect()
+        })
+        .collect();
+    let write = |name: &str, rows: Vec<csv::StringRecord>| {
+        let path = ws.path().join(name);
+        write_csv(&path, &header, &rows);
+        path
+    };
+    let (_, day1) = ws.ingest(&write("a.csv", many.clone()), &[]);
+    assert_eq!(day1["status"].as_str(), Some("applied"), "{day1}");
+    let written: Vec<csv::StringRecord> = many.iter().map(|r| rerender(&header, r)).collect();
+    let (_, day2) = ws.ingest(&write("b.csv", written.clone()), &[]);
+    assert_eq!(day2["status"].as_str(), Some("applied"), "{day2}");
+
+    let db = ws.path().join("data/hrfeed.db");
+    let damage = |sql: &'static str| {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+            use sqlx::Connection;
+            let mut c = sqlx::SqliteConnection::connect(&format!("sqlite:{}", db.display())).await.unwrap();
+            sqlx::query(sql).execute(&mut c).await.unwrap().rows_affected()
+        })
+    };
+    assert!(damage("UPDATE cells_overlay SET prints = X'01'") > 0, "day 2 kept its prints in the overlay");
+    let again = write("c.csv", ordered(&header, written, Order::ByLastName));
+    let mut child = ws
+        .command(&["ingest", again.to_str().unwrap(), "--tenant", "acme"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(120) {
+            child.kill().unwrap();
+            panic!("the run did not end after its register's load failed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(!status.success());
+    let out = ws.run(&["ingest", again.to_str().unwrap(), "--tenant", "acme"]);
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success() && said.contains("malformed cells print overlay page"), "{said}");
+
+    // The overlay is a cache of what validation would find: without it the file is validated
+    // in full, and nothing changed.
+    assert!(damage("DELETE FROM cells_overlay") > 0);
+    let (_, day3) = ws.ingest(&again, &[]);
+    assert_eq!(day3["status"].as_str(), Some("applied"), "{day3}");
+    assert_eq!(day3["counts"]["unchanged"], day2["counts"]["unchanged"], "{day3}");
+    assert_eq!(day3["counts"]["changed"].as_u64(), Some(0), "{day3}");
+}
