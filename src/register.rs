@@ -603,12 +603,6 @@ impl Lookup<'_> {
         Ok(self.loaded.entry(key.as_str()).map(|(s, i)| s.entries[i as usize].ended))
     }
 
-    /// A person's stored cells print (`NO_CELLS_PRINT` if none).
-    pub fn cells(&mut self, key: &EmployeeKey) -> Result<Option<CellsPrint>, Stopped> {
-        self.cover(key.as_str())?;
-        Ok(self.loaded.entry(key.as_str()).map(|(s, i)| s.entries[i as usize].cells))
-    }
-
     /// Records the print of the cells an unchanged person was read from this time, if it is
     /// another than the stored one: the next file written this way skips their validation.
     pub fn reprint(&mut self, key: &EmployeeKey, cells: &CellsPrint) -> Result<(), Stopped> {

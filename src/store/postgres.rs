@@ -191,18 +191,16 @@ impl Store for PgStore {
         let mut chunks = tx.copy_out_raw(&statement).await?;
         let mut reader = CopyReader::default();
         let mut overlay = PrintsCursor::default();
-        let mut skipped = 0;
         let mut page = Segment::with_capacity(REGISTER_PAGE);
         let mut last = String::new();
         // Set from the second row on: each key must be above the one before.
         let mut seen_any = false;
         // The overlay's pages are read on the pool beside the `COPY`, which holds its connection.
         let push = async |mut page: Segment, last: &str, overlay: &mut PrintsCursor| {
-            let skipped = overlay
+            overlay
                 .apply_upto(&mut page, Some(last), |after| super::next_prints_page!(self.register, tenant, after))
                 .await?;
-            into.push_page(page, last)?;
-            Ok::<_, StoreError>(skipped)
+            Ok::<_, StoreError>(into.push_page(page, last)?)
         };
         while let Some(chunk) = chunks.try_next().await? {
             reader.push(&chunk);
@@ -221,25 +219,17 @@ impl Store for PgStore {
                 seen_any = true;
                 if page.len() == REGISTER_PAGE {
                     let full = std::mem::replace(&mut page, Segment::with_capacity(REGISTER_PAGE));
-                    skipped += push(full, &last, &mut overlay).await?;
+                    push(full, &last, &mut overlay).await?;
                 }
             }
         }
         reader.finish()?;
         if !page.is_empty() {
-            skipped += push(page, &last, &mut overlay).await?;
+            push(page, &last, &mut overlay).await?;
         }
         drop(chunks);
         tx.commit().await?;
-        // Keys beyond the last page: an overlay entry there names no one stored.
-        skipped += overlay
-            .apply_upto(&mut Segment::default(), None, |after| super::next_prints_page!(self.register, tenant, after))
-            .await?;
-        if skipped > 0 {
-            tracing::debug!(skipped, "The cells print overlay named people no longer stored.");
-            into.note_stale_prints();
-        }
-        Ok(())
+        overlay.finish(into, |after| super::next_prints_page!(self.register, tenant, after)).await
     }
 
     async fn load_sealed(&self, tenant: &TenantId, keys: &[EmployeeKey]) -> Result<Vec<SealedPerson>, StoreError> {

@@ -12,7 +12,7 @@
 //! `KEY_END`; pages are stored by their last key.
 
 use super::StoreError;
-use crate::register::Segment;
+use crate::register::{Register, Segment};
 use crate::seal::{CELLS_PRINT, CellsPrint};
 
 /// Entries per stored page: about 300 KB.
@@ -64,6 +64,8 @@ pub(crate) struct PrintsCursor {
     /// The last key of the page before, or of the last entry applied: keys must ascend.
     after: String,
     done: bool,
+    /// Entries that named a key the register does not hold (people no longer stored).
+    skipped: u64,
 }
 
 impl PrintsCursor {
@@ -93,27 +95,41 @@ impl PrintsCursor {
     }
 
     /// Applies the overlay's entries up to `upto` (all if `None`) to `segment`, fetching pages
-    /// with `fetch` (given the key the page must start after) as they are used up. Returns how
-    /// many entries named a key the segment does not hold (people no longer stored).
+    /// with `fetch` (given the key the page must start after) as they are used up.
     pub(crate) async fn apply_upto<F, Fut>(
         &mut self,
         segment: &mut Segment,
         upto: Option<&str>,
         mut fetch: F,
-    ) -> Result<u64, StoreError>
+    ) -> Result<(), StoreError>
     where
         F: FnMut(String) -> Fut,
         Fut: std::future::Future<Output = Result<Option<PrintsPage>, StoreError>>,
     {
-        let mut skipped = 0;
         loop {
-            skipped += self.apply(segment, upto)?;
+            self.skipped += self.apply(segment, upto)?;
             if !self.wants_page() {
-                return Ok(skipped);
+                return Ok(());
             }
             let page = fetch(self.after().to_owned()).await?;
             self.feed(page)?;
         }
+    }
+
+    /// Ends the load once every register page is in: reads (and checks) the entries past the
+    /// last key, and if any entry named someone no longer stored, has the run rewrite the
+    /// overlay without them (`Register::note_stale_prints`).
+    pub(crate) async fn finish<F, Fut>(mut self, into: &Register, fetch: F) -> Result<(), StoreError>
+    where
+        F: FnMut(String) -> Fut,
+        Fut: std::future::Future<Output = Result<Option<PrintsPage>, StoreError>>,
+    {
+        self.apply_upto(&mut Segment::default(), None, fetch).await?;
+        if self.skipped > 0 {
+            tracing::debug!(skipped = self.skipped, "The cells print overlay named people no longer stored.");
+            into.note_stale_prints();
+        }
+        Ok(())
     }
 
     /// Applies the current page's entries up to `upto` (all if `None`) to `segment`; stops
@@ -150,7 +166,6 @@ impl PrintsCursor {
 mod tests {
     use super::*;
     use crate::ids::EmployeeKey;
-    use crate::register::Register;
 
     fn segment(keys: &[String]) -> Segment {
         let mut s = Segment::default();
@@ -171,7 +186,6 @@ mod tests {
         assert_eq!(pages.len(), 3);
         let register = Register::loading();
         let mut cursor = PrintsCursor::default();
-        let mut skipped = 0;
         let mut fetches = Vec::new();
         let mut fetch = |after: String| {
             fetches.push(after.clone());
@@ -181,10 +195,12 @@ mod tests {
         for chunk in keys.chunks(7_000) {
             let mut seg = segment(chunk);
             let last = chunk.last().unwrap();
-            skipped += cursor.apply_upto(&mut seg, Some(last), &mut fetch).await.unwrap();
+            cursor.apply_upto(&mut seg, Some(last), &mut fetch).await.unwrap();
             register.push_page(seg, last).unwrap();
         }
-        skipped += cursor.apply_upto(&mut Segment::default(), None, &mut fetch).await.unwrap();
+        cursor.apply_upto(&mut Segment::default(), None, &mut fetch).await.unwrap();
+        let skipped = cursor.skipped;
+        cursor.finish(&register, &mut fetch).await.unwrap();
         register.finish(true);
         assert_eq!(fetches.len(), 4, "each page once, and once more to find there are no more");
         assert_eq!(skipped, 1);

@@ -389,7 +389,6 @@ impl Store for SqliteStore {
         };
         let mut next = fetch(String::new());
         let mut overlay = PrintsCursor::default();
-        let mut skipped = 0;
         let highest: Option<String> = sqlx::query_scalar("SELECT max(employee_id) FROM employees WHERE tenant = $1")
             .bind(tenant.as_str())
             .fetch_one(&self.register)
@@ -404,24 +403,14 @@ impl Store for SqliteStore {
             let page = page?;
             let (count, Some(packed), Some(ended), Some(last)) = page else {
                 if page.0 == 0 {
-                    // Keys beyond the last page: an overlay entry there names no one stored.
-                    skipped += overlay
-                        .apply_upto(&mut Segment::default(), None, |after| {
-                            super::next_prints_page!(self.register, tenant, after)
-                        })
-                        .await?;
-                    if skipped > 0 {
-                        tracing::debug!(skipped, "The cells print overlay named people no longer stored.");
-                        into.note_stale_prints();
-                    }
-                    return Ok(());
+                    return overlay.finish(into, |after| super::next_prints_page!(self.register, tenant, after)).await;
                 }
                 return Err(malformed_page());
             };
             next = fetch(last.clone());
             let mut segment = Segment::with_capacity(usize::try_from(count).unwrap_or(0));
             unpack_page(count, &packed, &ended, &last, &mut segment)?;
-            skipped += overlay
+            overlay
                 .apply_upto(&mut segment, Some(&last), |after| super::next_prints_page!(self.register, tenant, after))
                 .await?;
             into.push_page(segment, &last)?;
