@@ -129,6 +129,13 @@ fn unpack_sealed(packed: &[u8], people: &mut Vec<SealedPerson>) -> Result<(), St
 /// Rows per multi-row statement; keeps binds far below SQLite's 32766-variable limit.
 const CHUNK: usize = 500;
 
+/// Page size of a new database file (an existing one keeps its own; WAL mode pins it). A WAL
+/// frame is a page plus a 24-byte header, so every frame write straddles the OS's pages and the
+/// kernel zero-fills and copies around it; 16 KiB pages make a quarter as many frames for a large
+/// run (1M-row first load: 7.6 s against 8.4 s, shuffled 8.4 s against 10.6 s, sys time −1 s) and
+/// cost nothing measurable on a day 2 that updates 3 % of the rows.
+const PAGE_SIZE: u32 = 16384;
+
 #[derive(Clone)]
 pub struct SqliteStore {
     register: SqlitePool,
@@ -140,6 +147,7 @@ fn options(path: &Path) -> SqliteConnectOptions {
     SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)
+        .page_size(PAGE_SIZE)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(busy_timeout())

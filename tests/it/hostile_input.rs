@@ -373,7 +373,12 @@ fn a_damaged_database_is_named_and_explained() {
     assert_eq!(ws.ingest(&file, &[]).0, 0);
     let db = ws.path().join("data/hrfeed.db");
     let mut bytes = std::fs::read(&db).unwrap();
-    for b in &mut bytes[4096..4096 * 3] {
+    // Pages 2 and 3, whatever the file's page size (header bytes 16-17, big-endian; 1 = 65536).
+    let page = match u16::from_be_bytes([bytes[16], bytes[17]]) {
+        1 => 65536,
+        n => usize::from(n),
+    };
+    for b in &mut bytes[page..page * 3] {
         *b = 0xA5;
     }
     std::fs::write(&db, &bytes).unwrap();
