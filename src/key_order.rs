@@ -4,6 +4,12 @@
 //! page spills where a sorted one took 7 s. Writes that arrive in ascending key order go through
 //! at once; the rest are held back and written after the stream, merged into key order.
 //!
+//! On a store that appends new rows to a heap (PostgreSQL), new people are not held to the end:
+//! there the stream's writes overlap validation, and only the key index minds the order. New
+//! people out of order are gathered up to `NEW_WINDOW` and go sorted, so consecutive index
+//! inserts land on the same leaf pages (a shuffled 1M-row first load: 12.1 s against 16.8 s;
+//! held to the end as on SQLite, 13.2 s).
+//!
 //! Held writes wait in memory up to `MEMORY_BUDGET`, then go to disk as sorted runs, one
 //! anonymous temporary file each (beside the SQLite database, else in the system's temporary
 //! folder; unlinked as it is created, so gone when the run ends, also after a crash). A run
@@ -31,6 +37,10 @@ fn memory_budget() -> usize {
         .and_then(|v| v.parse::<usize>().ok())
         .map_or(MEMORY_BUDGET, |kib| kib.saturating_mul(1024).max(1))
 }
+/// New people gathered before they go, sorted, on a store whose register is not kept in key
+/// order (PostgreSQL): its key index still takes sorted inserts far quicker, as consecutive ones
+/// land on the same leaf pages.
+const NEW_WINDOW: usize = 8 << 20;
 /// Read buffer per run file while merging.
 const READ_BUFFER: usize = 128 << 10;
 /// An allocation's bookkeeping, counted beside its bytes so the budget bounds real memory.
@@ -73,6 +83,11 @@ pub(crate) struct KeyOrder {
     held: Vec<PersonWrite>,
     held_bytes: usize,
     runs: Vec<File>,
+    /// New people on a store that is not kept in key order, gathered to go sorted (see `NEW_WINDOW`).
+    new: Vec<PersonWrite>,
+    new_bytes: usize,
+    /// The highest new person's key that went so far, on such a store.
+    new_high: Option<String>,
     /// Writes held back so far.
     count: u64,
 }
@@ -88,6 +103,9 @@ impl Default for KeyOrder {
             held: Vec::new(),
             held_bytes: 0,
             runs: Vec::new(),
+            new: Vec::new(),
+            new_bytes: 0,
+            new_high: None,
             count: 0,
         }
     }
@@ -106,10 +124,23 @@ impl KeyOrder {
         let mut arrived = Vec::with_capacity(batch.people.len());
         for p in mem::take(&mut batch.people) {
             if !self.hold_new && p.class == Class::New {
-                batch.people.push(p);
+                // Already ascending (a file sorted by key): nothing to gain by waiting.
+                if self.new.is_empty() && self.new_high.as_deref().is_none_or(|h| key(&p) > h) {
+                    self.new_high = Some(key(&p).to_owned());
+                    batch.people.push(p);
+                } else {
+                    self.new_bytes += size(&p);
+                    self.new.push(p);
+                }
             } else {
                 arrived.push(p);
             }
+        }
+        if self.new_bytes >= NEW_WINDOW {
+            self.new.sort_by(|a, b| key(a).cmp(key(b)));
+            self.new_high = self.new.last().map(|p| key(p).to_owned());
+            batch.people.append(&mut self.new);
+            self.new_bytes = 0;
         }
         arrived.sort_by(|a, b| key(a).cmp(key(b)));
         let mut next = Vec::with_capacity(arrived.len());
@@ -174,7 +205,7 @@ impl KeyOrder {
 
     /// The held writes in key order (arrival order within a key), in batches of up to `per_batch`.
     pub(crate) fn drain(mut self, per_batch: usize) -> io::Result<Drain> {
-        for w in mem::take(&mut self.window) {
+        for w in mem::take(&mut self.window).into_iter().chain(mem::take(&mut self.new)) {
             self.hold(w)?;
         }
         self.held.sort_by(|a, b| key(a).cmp(key(b)));
@@ -453,17 +484,48 @@ mod tests {
     }
 
     #[test]
-    fn unclustered_only_updates_are_held() {
+    fn unclustered_new_people_go_at_once_when_ascending_else_sorted_later() {
         let mut order = KeyOrder::for_store(false, None);
         let mut batch = Batch::default();
-        for k in ["E3", "E1", "E2"] {
+        for k in ["E3", "E4", "E1", "E5", "E2"] {
             batch.people.push(person(k, 10, Class::New));
         }
         batch.people.push(person("E0", 10, Class::Changed));
         order.hold_back(&mut batch).unwrap();
-        assert_eq!(keys(&batch.people), ["E3", "E1", "E2"]);
+        // E3 and E4 ascend; from E1 on, new people gather for a sorted write.
+        assert_eq!(keys(&batch.people), ["E3", "E4"]);
         let out = drain_all(order, 10);
-        assert_eq!(keys(&out[0].people), ["E0"]);
+        assert_eq!(keys(&out[0].people), ["E0", "E1", "E2", "E5"]);
+        assert_eq!(out[0].people[0].class, Class::Changed);
+    }
+
+    #[test]
+    fn unclustered_shuffled_new_people_go_in_sorted_windows_each_once() {
+        let mut order = KeyOrder::for_store(false, None);
+        let n = 3 * NEW_WINDOW / 1000;
+        // A fixed shuffle: i times a prime that does not divide n, modulo n.
+        let mut sent = Vec::new();
+        let mut windows = 0;
+        for i in 0..n {
+            let k = format!("K{:07}", (i * 7919) % n);
+            let mut b = Batch::default();
+            b.people.push(person(&k, 1000, Class::New));
+            order.hold_back(&mut b).unwrap();
+            let got = keys(&b.people);
+            if got.len() > 1 {
+                windows += 1;
+                assert!(got.windows(2).all(|w| w[0] < w[1]), "a window goes sorted");
+            }
+            sent.extend(got);
+        }
+        assert!(windows >= 2, "{windows} windows");
+        for b in drain_all(order, 1000) {
+            sent.extend(keys(&b.people));
+        }
+        assert_eq!(sent.len(), n, "as many writes as new people");
+        sent.sort();
+        sent.dedup();
+        assert_eq!(sent.len(), n, "every new person exactly once");
     }
 
     #[test]

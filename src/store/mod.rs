@@ -669,8 +669,9 @@ pub trait Store: Clone + Send + Sync + 'static {
 
     /// Whether the register is stored in key order, so that new people written out of key order
     /// cost a page each and are worth holding back to write in order (`key_order`): SQLite keeps
-    /// `employees` as a B-tree on its key; PostgreSQL appends new rows to a heap, and its key
-    /// index fits in shared buffers. Updates of stored people are held on every store.
+    /// `employees` as a B-tree on its key; PostgreSQL appends new rows to a heap, and only its
+    /// key index minds the order (new people go in sorted windows there). Updates of stored
+    /// people are held on every store.
     fn clusters_by_key(&self) -> bool {
         false
     }
