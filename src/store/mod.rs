@@ -670,8 +670,7 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Whether the register is stored in key order, so that new people written out of key order
     /// cost a page each and are worth holding back to write in order (`key_order`): SQLite keeps
     /// `employees` as a B-tree on its key; PostgreSQL appends new rows to a heap, and only its
-    /// key index minds the order (new people go in sorted windows there). Updates of stored
-    /// people are held on every store.
+    /// key index and the heap's pages mind the order: writes go in sorted windows there.
     fn clusters_by_key(&self) -> bool {
         false
     }
