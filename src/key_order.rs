@@ -6,7 +6,7 @@
 //!
 //! On a store that appends new rows to a heap (PostgreSQL), writes are not held to the end:
 //! there the stream's writes overlap validation, and only the key index minds the order. Writes
-//! out of order are gathered up to `WINDOW` and go sorted, so consecutive index inserts land on
+//! out of order are gathered up to half the memory budget and go sorted, so consecutive index inserts land on
 //! the same leaf pages (a shuffled 1M-row first load: 12.1 s against 16.8 s; held to the end as
 //! on SQLite, 13.2 s), and a day 2's updates reach the heap page after page.
 //!
@@ -38,9 +38,12 @@ fn memory_budget() -> usize {
         .map_or(MEMORY_BUDGET, |kib| kib.saturating_mul(1024).max(1))
 }
 /// Writes gathered before they go, sorted, on a store whose register is not kept in key order
-/// (PostgreSQL): its key index takes sorted inserts far quicker, as consecutive ones land on the
-/// same leaf pages, and sorted updates visit the heap (loaded in key order) page after page.
-const WINDOW: usize = 8 << 20;
+/// (PostgreSQL), as a share of the memory budget (8 MiB of 16): its key index takes sorted
+/// inserts far quicker, as consecutive ones land on the same leaf pages, and sorted updates
+/// visit the heap (loaded in key order) page after page.
+fn window(budget: usize) -> usize {
+    (budget / 2).max(1)
+}
 /// Read buffer per run file while merging.
 const READ_BUFFER: usize = 128 << 10;
 /// An allocation's bookkeeping, counted beside its bytes so the budget bounds real memory.
@@ -83,7 +86,7 @@ pub(crate) struct KeyOrder {
     held: Vec<PersonWrite>,
     held_bytes: usize,
     runs: Vec<File>,
-    /// On a store not kept in key order: writes gathered to go sorted (see `WINDOW`).
+    /// On a store not kept in key order: writes gathered to go sorted (see `window`).
     gathered: Vec<PersonWrite>,
     gathered_bytes: usize,
     /// The highest key that went so far, on such a store.
@@ -170,7 +173,7 @@ impl KeyOrder {
                 self.gathered.push(p);
             }
         }
-        if self.gathered_bytes >= WINDOW {
+        if self.gathered_bytes >= window(self.budget) {
             // Stable: a key gathered twice keeps its arrival order, so the later write wins.
             self.gathered.sort_by(|a, b| key(a).cmp(key(b)));
             self.gathered_high = self.gathered.last().map(|p| key(p).to_owned());
@@ -508,7 +511,7 @@ mod tests {
     #[test]
     fn unclustered_shuffled_writes_go_in_sorted_windows_each_once() {
         let mut order = KeyOrder::for_store(false, None);
-        let n = 3 * WINDOW / 1000;
+        let n = 3 * window(MEMORY_BUDGET) / 1000;
         // A fixed shuffle: i times a prime that does not divide n, modulo n.
         let mut sent = Vec::new();
         let mut windows = 0;

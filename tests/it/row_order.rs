@@ -107,8 +107,9 @@ fn any_order_and_rendering(backend: Backend) {
             let o2 = orders[(i + 1) % 3];
             let r2 = if r1 == Rendering::AsExported { Rendering::Rerendered } else { Rendering::AsExported };
             let Some(mut ws) = Workspace::new(backend) else { return };
-            // Writes held for key order go to disk every 16 KiB instead of 16 MiB, so the
-            // reference export's out-of-order writes take the way a large file's take.
+            // Writes held for key order go to disk every 16 KiB instead of 16 MiB (and
+            // PostgreSQL's sorted windows go every 8 KiB), so the reference export's
+            // out-of-order writes take the way a large file's take.
             ws.env.push(("HRFEED_KEY_ORDER_MEMORY_KIB".into(), "16".into()));
             let got = days(&ws, (o1, r1), (o2, r2));
             let case = format!("day 1 {o1:?} {r1:?}, day 2 {o2:?} {r2:?}");
