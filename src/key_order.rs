@@ -89,7 +89,7 @@ pub(crate) struct KeyOrder {
     /// On a store not kept in key order: writes gathered to go sorted (see `window`).
     gathered: Vec<PersonWrite>,
     gathered_bytes: usize,
-    /// The highest key that went so far, on such a store.
+    /// The highest key that went or gathered so far, on such a store.
     gathered_high: Option<String>,
     /// Writes held back so far.
     count: u64,
@@ -164,8 +164,9 @@ impl KeyOrder {
     /// full window goes sorted.
     fn gather(&mut self, batch: &mut Batch) {
         for p in mem::take(&mut batch.people) {
-            // Already ascending (a file sorted by key): nothing to gain by waiting.
-            if self.gathered.is_empty() && self.gathered_high.as_deref().is_none_or(|h| key(&p) > h) {
+            // Above every key that went or gathered (a file sorted by key, a few stragglers
+            // aside): nothing to gain by waiting, and no earlier write of its key can be waiting.
+            if self.gathered_high.as_deref().is_none_or(|h| key(&p) > h) {
                 self.gathered_high = Some(key(&p).to_owned());
                 batch.people.push(p);
             } else {
@@ -176,7 +177,6 @@ impl KeyOrder {
         if self.gathered_bytes >= window(self.budget) {
             // Stable: a key gathered twice keeps its arrival order, so the later write wins.
             self.gathered.sort_by(|a, b| key(a).cmp(key(b)));
-            self.gathered_high = self.gathered.last().map(|p| key(p).to_owned());
             batch.people.append(&mut self.gathered);
             self.gathered_bytes = 0;
         }
@@ -501,10 +501,10 @@ mod tests {
         }
         batch.people.push(person("E0", 10, Class::Changed));
         order.hold_back(&mut batch).unwrap();
-        // E3 and E4 ascend; from E1 on, writes gather for a sorted write.
-        assert_eq!(keys(&batch.people), ["E3", "E4"]);
+        // E3, E4 and E5 ascend; E1, E2 and E0, below what went, gather for a sorted write.
+        assert_eq!(keys(&batch.people), ["E3", "E4", "E5"]);
         let out = drain_all(order, 10);
-        assert_eq!(keys(&out[0].people), ["E0", "E1", "E2", "E5"]);
+        assert_eq!(keys(&out[0].people), ["E0", "E1", "E2"]);
         assert_eq!(out[0].people[0].class, Class::Changed);
     }
 
